@@ -1,0 +1,100 @@
+"""Claims: a statement a chapter checks with a number it computed.
+
+A claim holds when ``value <op> bound`` is true. The comparison is made here,
+never passed in, so a chapter cannot state a verdict without a measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SOURCES = ("paper", "derived", "extension", "official-code")
+_OPS = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked statement of a chapter (see the module docstring)."""
+
+    chapter: str
+    id: str
+    statement: str
+    source: str
+    value: float
+    op: str
+    bound: Any
+    holds: bool
+    profile: str
+    not_expected: str | None = None  # reason, when not expected to hold at this profile
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """'holds', 'fails' or 'not expected' (a failure the claim excused at this profile)."""
+        if self.holds:
+            return "holds"
+        return "not expected" if self.not_expected else "fails"
+
+    def threshold(self) -> str:
+        """The condition as text, e.g. ``<= 1e-10`` or ``in [0, 0.1]``."""
+        if self.op == "in":
+            lo, hi = self.bound
+            return f"in [{lo:.4g}, {hi:.4g}]"
+        return f"{self.op} {_fmt(self.bound)}"
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, (bool, str)) or x is None:
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return f"{float(x):.4g}"
+
+
+def evaluate(value: float, op: str, bound: Any) -> bool:
+    """Return whether ``value op bound`` holds; ``op='in'`` takes ``bound=(lo, hi)``.
+
+    NaN never holds. Unknown operators raise ``ValueError``.
+    """
+    value = float(value)
+    if math.isnan(value):
+        return False
+    if op == "in":
+        lo, hi = bound
+        return float(lo) <= value <= float(hi)
+    if op not in _OPS:
+        raise ValueError(f"unknown claim operator {op!r}: use one of {list(_OPS)} or 'in'")
+    return bool(_OPS[op](value, float(bound)))
+
+
+def save_claims(claims: list[Claim], path: Path) -> None:
+    """Write claims as JSON (atomically) so the scoreboard can collect them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps([asdict(c) for c in claims], indent=1, default=_json_default))
+    tmp.replace(path)
+
+
+def load_claims(path: Path) -> list[Claim]:
+    """Read the claims a chapter saved."""
+    rows = json.loads(Path(path).read_text())
+    return [Claim(**{**r, "bound": tuple(r["bound"]) if r["op"] == "in" else r["bound"]}) for r in rows]
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__} in a claim")

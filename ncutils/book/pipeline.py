@@ -1,0 +1,313 @@
+"""The build pipeline: jupytext -> papermill (per profile) -> scoreboard -> Jupyter Book.
+
+Executed notebooks land in ``book/_executed/<profile>/`` with their claims and a
+metadata file holding the content hash they were executed for. A chapter is not
+re-executed while that hash is unchanged (chapter source, ``ncutils`` sources,
+profile, parameters and dependency pins); outputs of a chapter are deleted before
+it is executed again, so a stale notebook is never rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, resolve
+from ncutils.book.claims import load_claims
+from ncutils.profiles import PROFILE_NAMES
+from ncutils.versioning import REPO_DIR, code_version
+
+CHAPTERS_DIR = REPO_DIR / "chapters"
+EXECUTED_DIR = REPO_DIR / "book" / "_executed"
+BUILD_DIR = REPO_DIR / "_build"
+TOC_FILE = REPO_DIR / "_toc.yml"
+PIN_FILES = (REPO_DIR / "pyproject.toml", REPO_DIR / "environment.yml")
+
+
+class PipelineError(RuntimeError):
+    """A problem the user must fix; its message names the problem and the fix."""
+
+
+class ChapterFailed(PipelineError):
+    """A chapter raised while executing (its failing cell is named in the message)."""
+
+
+@dataclass
+class ChapterRun:
+    """Outcome of one chapter in a build."""
+
+    name: str
+    status: str  # "executed" | "cached"
+    seconds: float
+    n_claims: int
+    n_failed: int
+
+
+# ----------------------------------------------------------------- chapters and toc
+def _toc() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(TOC_FILE.read_text())
+
+
+def _toc_files(toc: dict[str, Any]) -> list[str]:
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return files
+
+
+def list_chapters() -> list[str]:
+    """Names of the chapters in ``_toc.yml`` order."""
+    return [f.split("/", 1)[1] for f in _toc_files(_toc()) if f.startswith("chapters/")]
+
+
+def chapter_path(name: str) -> Path:
+    """The jupytext source of chapter ``name`` (error naming the known chapters if absent)."""
+    known = list_chapters()
+    if name not in known:
+        raise PipelineError(f"unknown chapter {name!r}: known chapters are {', '.join(known)}")
+    path = CHAPTERS_DIR / f"{name}.py"
+    if not path.exists():
+        raise PipelineError(f"chapter {name!r} is listed in _toc.yml but {path} does not exist")
+    return path
+
+
+def check_profile(profile: str) -> None:
+    """Raise a one-line error for an unknown profile."""
+    if profile not in PROFILE_NAMES:
+        raise PipelineError(f"unknown profile {profile!r}: use one of {', '.join(PROFILE_NAMES)}")
+
+
+def check_dependencies() -> None:
+    """Fail with the install command when a pipeline dependency is missing."""
+    import importlib.util
+
+    for module, dist in [("jupytext", "jupytext"), ("papermill", "papermill"),
+                         ("jupyter_book", "jupyter-book"), ("ipykernel", "ipykernel")]:
+        if importlib.util.find_spec(module) is None:
+            raise PipelineError(
+                f"missing dependency {dist}: run 'make book' (creates .venv) or 'pip install -e .'"
+            )
+
+
+# ----------------------------------------------------------------- execution cache
+def executed_dir(profile: str) -> Path:
+    return EXECUTED_DIR / profile
+
+
+def _outputs(name: str, profile: str) -> dict[str, Path]:
+    d = executed_dir(profile)
+    return {
+        "notebook": d / f"{name}.ipynb",
+        "claims": d / f"{name}.claims.json",
+        "meta": d / f"{name}.meta.json",
+    }
+
+
+def content_hash(name: str, profile: str, seed: int, params: dict[str, Any]) -> str:
+    """Hash of everything a chapter's output depends on."""
+    h = hashlib.sha256()
+    h.update(chapter_path(name).read_bytes())
+    h.update(code_version().encode())
+    h.update(json.dumps({"profile": profile, "seed": seed, "params": params}, sort_keys=True).encode())
+    for pin in PIN_FILES:
+        if pin.exists():
+            h.update(pin.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def is_cached(name: str, profile: str, key: str) -> bool:
+    out = _outputs(name, profile)
+    if not all(p.exists() for p in out.values()):
+        return False
+    return json.loads(out["meta"].read_text()).get("hash") == key
+
+
+# ----------------------------------------------------------------- running one chapter
+def _load_notebook(name: str):
+    import jupytext
+
+    nb = jupytext.read(chapter_path(name))
+    if not any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
+        raise PipelineError(
+            f"chapter {name!r} has no parameters cell: tag one code cell with "
+            f'`# %% tags=["parameters"]` (profile, seed and the knobs)'
+        )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _failure_message(name: str, exc: Exception) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = str(getattr(exc, "evalue", exc)).strip().splitlines()
+    cell = getattr(exc, "exec_count", None)
+    where = f"cell [{cell}]" if cell is not None else "a cell"
+    return f"chapter {name} failed in {where}: {ename}: {evalue[-1] if evalue else ''}"
+
+
+def run_chapter(
+    name: str,
+    profile: str,
+    *,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    force: bool = False,
+    log=print,
+) -> ChapterRun:
+    """Execute chapter ``name`` at ``profile`` with papermill (unless cached) and check its claims."""
+    import nbformat
+    import papermill
+
+    check_profile(profile)
+    chapter_path(name)
+    params = dict(params or {})
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise PipelineError(f"seed must be an integer, got {seed!r}")
+    try:
+        resolve(name, profile, params)  # type-check the parameters before starting a kernel
+    except (TypeError, ValueError) as exc:
+        raise PipelineError(str(exc)) from exc
+    nb = _load_notebook(name)
+    key = content_hash(name, profile, seed, params)
+    out = _outputs(name, profile)
+    if not force and is_cached(name, profile, key):
+        claims = load_claims(out["claims"])
+        log(f"[cached]   {name} ({profile})")
+        return ChapterRun(name, "cached", 0.0, len(claims), sum(c.status == "fails" for c in claims))
+
+    for p in out.values():
+        p.unlink(missing_ok=True)
+    out["notebook"].parent.mkdir(parents=True, exist_ok=True)
+    src = out["notebook"].with_suffix(".src.ipynb")
+    tmp = out["notebook"].with_suffix(".running.ipynb")
+    failed_nb = out["notebook"].with_suffix(".failed.ipynb")
+    failed_nb.unlink(missing_ok=True)
+    nbformat.write(nb, src)
+
+    env_before = {k: os.environ.get(k) for k in (CLAIMS_ENV, HEADLESS_ENV, "MPLBACKEND")}
+    os.environ[CLAIMS_ENV] = str(out["claims"])
+    os.environ[HEADLESS_ENV] = "1"
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend
+    log(f"[start]    {name} ({profile})")
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(src), str(tmp), parameters={"profile": profile, "seed": seed, **params},
+            kernel_name="python3", cwd=str(REPO_DIR), progress_bar=False, log_output=False,
+        )
+    except Exception as exc:  # papermill re-raises the cell's error as PapermillExecutionError
+        if tmp.exists():
+            tmp.replace(failed_nb)
+        raise ChapterFailed(_failure_message(name, exc) + f" (executed notebook: {failed_nb})") from exc
+    finally:
+        src.unlink(missing_ok=True)
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - t0
+    if not out["claims"].exists():
+        tmp.replace(failed_nb)
+        raise ChapterFailed(f"chapter {name} saved no claims: end it with a cell calling ch.finish()")
+    tmp.replace(out["notebook"])
+    claims = load_claims(out["claims"])
+    out["meta"].write_text(json.dumps({"hash": key, "seconds": seconds, "profile": profile, "seed": seed,
+                                       "params": params, "code_version": code_version()}, indent=1))
+    log(f"[done]     {name} ({profile}) in {seconds:.1f} s, {len(claims)} claims")
+    return ChapterRun(name, "executed", seconds, len(claims), sum(c.status == "fails" for c in claims))
+
+
+# ----------------------------------------------------------------- the book
+def _generated_toc(profile: str) -> dict[str, Any]:
+    """``_toc.yml`` with chapters mapped to their executed notebooks and the scoreboard page."""
+    toc = _toc()
+    rel = executed_dir(profile).relative_to(REPO_DIR).as_posix()
+
+    def remap(f: str) -> str:
+        if f.startswith("chapters/"):
+            return f"{rel}/{f.split('/', 1)[1]}"
+        if f == "book/scoreboard":
+            return f"{rel}/scoreboard"
+        return f
+
+    toc["root"] = remap(toc["root"])
+    for part in toc.get("parts", []):
+        for entry in part.get("chapters", []):
+            entry["file"] = remap(entry["file"])
+    return toc
+
+
+def html_dir(profile: str) -> Path:
+    """Where the HTML of a profile's build lands: ``_build/html`` for the default profile."""
+    return BUILD_DIR / "html" if profile == "cpu" else BUILD_DIR / profile / "html"
+
+
+def build_html(profile: str, log=print) -> Path:
+    """Build the static HTML book from the executed notebooks (execution off, warnings as errors)."""
+    import yaml
+
+    from ncutils.book.scoreboard import write_scoreboard
+
+    missing = [n for n in list_chapters() if not _outputs(n, profile)["notebook"].exists()]
+    if missing:
+        raise PipelineError(f"chapters not executed at profile {profile}: {', '.join(missing)}; run the build first")
+    write_scoreboard(profile, executed_dir(profile) / "scoreboard.md")
+    work = BUILD_DIR / f".jb-{profile}"
+    work.mkdir(parents=True, exist_ok=True)
+    toc_file = work / "_toc.yml"
+    toc_file.write_text(yaml.safe_dump(_generated_toc(profile), sort_keys=False))
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO_DIR), "--toc", str(toc_file),
+           "--path-output", str(work), "-W", "-n", "--keep-going"]
+    log(f"[html]     jupyter-book build ({profile})")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise PipelineError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    dest = html_dir(profile)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(work / "_build" / "html"), str(dest))
+    log(f"[html]     {dest} in {time.perf_counter() - t0:.1f} s")
+    return dest
+
+
+def build(profile: str, *, chapters: list[str] | None = None, seed: int = 0,
+          params: dict[str, Any] | None = None, force: bool = False, html: bool = True,
+          log=print) -> list[ChapterRun]:
+    """Execute chapters (all by default) at ``profile``, print a summary, then build the HTML."""
+    check_dependencies()
+    check_profile(profile)
+    names = chapters or list_chapters()
+    for n in names:
+        chapter_path(n)
+    runs: list[ChapterRun] = []
+    t0 = time.perf_counter()
+    for n in names:
+        knobs = {k: v for k, v in (params or {}).items() if k in resolve(n, profile, {})}
+        runs.append(run_chapter(n, profile, seed=seed, params=knobs, force=force, log=log))
+    log(summary_table(runs, time.perf_counter() - t0))
+    if html:
+        build_html(profile, log=log)
+    return runs
+
+
+def summary_table(runs: list[ChapterRun], total: float) -> str:
+    """A fixed-width table of the chapters of a build."""
+    lines = [f"{'chapter':<28} {'status':<9} {'seconds':>8} {'claims':>7} {'failed':>7}"]
+    for r in runs:
+        lines.append(f"{r.name:<28} {r.status:<9} {r.seconds:>8.1f} {r.n_claims:>7} {r.n_failed:>7}")
+    lines.append(f"{'total':<28} {'':<9} {total:>8.1f} {sum(r.n_claims for r in runs):>7} "
+                 f"{sum(r.n_failed for r in runs):>7}")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""The generated page "Reproduction at a glance": every claim of every chapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ncutils.book.claims import Claim, load_claims
+
+_PAPERS = {"a": "Paper A: Neural (Tangent Kernel) Collapse", "b": "Paper B: Kernel methods and NC1",
+           "z": "Appendix"}
+_ICON = {"holds": "✅ holds", "fails": "❌ fails", "not expected": "⚠️ not expected here"}
+
+
+def collect_claims(profile: str) -> dict[str, list[Claim]]:
+    """Claims saved by the chapters executed at ``profile``, by chapter, in toc order."""
+    from ncutils.book.pipeline import _outputs, list_chapters
+
+    found = {}
+    for name in list_chapters():
+        path = _outputs(name, profile)["claims"]
+        if path.exists():
+            found[name] = load_claims(path)
+    return found
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_scoreboard(profile: str, claims: dict[str, list[Claim]]) -> str:
+    """Markdown of the scoreboard, grouped by paper and chapter."""
+    every = [c for cs in claims.values() for c in cs]
+    counts = {s: sum(c.status == s for c in every) for s in _ICON}
+    lines = [
+        "(scoreboard)=",
+        "# Reproduction at a glance",
+        "",
+        f"Every claim that a chapter states and checks, as measured when this book was built "
+        f"with profile **`{profile}`**. *Source* says whose statement it is: `paper` (the paper's "
+        f"claim), `derived` (our derivation), `extension` (beyond the paper) or `official-code` "
+        f"(behaviour of the official code). A claim *holds* when the measured value meets its "
+        f"threshold; a claim marked *not expected here* declares that it cannot hold at this "
+        f"profile and why (e.g. too few epochs at `smoke`); any other failure fails the build.",
+        "",
+        f"**{len(every)} claims in {len(claims)} chapters: {counts['holds']} hold, "
+        f"{counts['fails']} fail, {counts['not expected']} not expected at this profile.**",
+        "",
+    ]
+    for prefix, title in _PAPERS.items():
+        chapters = {n: cs for n, cs in claims.items() if n.startswith(prefix)}
+        if not chapters:
+            continue
+        lines += [f"## {title}", ""]
+        for name, cs in chapters.items():
+            lines += [f"### `{name}`", "", "| claim | statement | source | measured | threshold | status |",
+                      "|---|---|---|---|---|---|"]
+            for c in cs:
+                status = _ICON[c.status] + (f" ({_cell(c.not_expected)})" if c.status == "not expected" else "")
+                lines.append(f"| `{c.id}` | {_cell(c.statement)} | {c.source} | {c.value:.4g} | "
+                             f"{_cell(c.threshold())} | {status} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_scoreboard(profile: str, path: Path) -> Path:
+    """Write the scoreboard page for ``profile`` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_scoreboard(profile, collect_claims(profile)))
+    return path

@@ -1,0 +1,180 @@
+"""The book pipeline: claims, profiles, bad input, caching and failing chapters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ncutils.book import chapter as chapter_mod
+from ncutils.book import pipeline as pl
+from ncutils.book.claims import evaluate, load_claims, save_claims
+from ncutils.profiles import PROFILES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ncutils.book", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+# ----------------------------------------------------------------- claims
+@pytest.mark.parametrize(
+    "value,op,bound,expected",
+    [(1e-12, "<=", 1e-10, True), (1e-9, "<=", 1e-10, False), (0.5, "in", (0, 1), True),
+     (2.0, "in", (0, 1), False), (3, "==", 3, True), (float("nan"), "<=", 1.0, False), (1.0, ">", 1.0, False)],
+)
+def test_claim_evaluation(value, op, bound, expected) -> None:
+    assert evaluate(value, op, bound) is expected
+
+
+def test_claim_rejects_unknown_operator_and_source() -> None:
+    with pytest.raises(ValueError, match="operator"):
+        evaluate(1.0, "~", 1.0)
+    ch = chapter_mod.Chapter("x", "smoke", 0, chapter_mod.Config())
+    with pytest.raises(ValueError, match="source"):
+        ch.claim("a", "s", source="folklore", value=1.0, op="<=", bound=2.0)
+
+
+def test_claim_not_expected_only_at_declared_profile(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(chapter_mod.CLAIMS_ENV, str(tmp_path / "c.json"))
+    smoke = chapter_mod.Chapter("x", "smoke", 0, chapter_mod.Config())
+    c = smoke.claim("a", "s", source="paper", value=2.0, op="<=", bound=1.0, not_expected={"smoke": "too short"})
+    assert c.status == "not expected"
+    smoke.finish()  # an excused failure does not fail the chapter
+    cpu = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
+    cpu.claim("a", "s", source="paper", value=2.0, op="<=", bound=1.0, not_expected={"smoke": "too short"})
+    with pytest.raises(chapter_mod.ClaimsFailed, match="measured 2"):
+        cpu.finish()
+
+
+def test_claim_ids_unique_and_finish_needs_a_claim() -> None:
+    ch = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
+    with pytest.raises(chapter_mod.ClaimsFailed, match="no claim"):
+        ch.finish()
+    ch.claim("a", "s", source="derived", value=0.0, op="==", bound=0)
+    with pytest.raises(ValueError, match="twice"):
+        ch.claim("a", "s", source="derived", value=0.0, op="==", bound=0)
+
+
+def test_claims_round_trip(tmp_path) -> None:
+    ch = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
+    ch.claim("a", "s", source="paper", value=0.5, op="in", bound=(0, 1))
+    ch.claim("b", "t", source="extension", value=3.0, op=">=", bound=1)
+    save_claims(ch.claims, tmp_path / "c.json")
+    assert load_claims(tmp_path / "c.json") == ch.claims
+
+
+# ----------------------------------------------------------------- profiles and parameters
+def test_every_toc_chapter_has_a_profile_section_with_the_same_knobs() -> None:
+    for name in pl.list_chapters():
+        assert name in PROFILES, f"{name} has no section in ncutils/profiles.py"
+        knobs = {p: set(PROFILES[name][p]) for p in ("smoke", "cpu", "paper")}
+        assert knobs["smoke"] == knobs["cpu"] == knobs["paper"], f"{name}: profiles name different knobs"
+
+
+def test_resolve_overrides_and_type_checks() -> None:
+    cfg = chapter_mod.resolve("a01_table1", "smoke", {"m_values": [12, 20], "n_classes": None})
+    assert cfg.m_values == [12, 20] and cfg.n_classes == PROFILES["a01_table1"]["smoke"]["n_classes"]
+    with pytest.raises(TypeError, match="expected int"):
+        chapter_mod.resolve("a01_table1", "smoke", {"n_classes": "ten"})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        chapter_mod.resolve("a01_table1", "smoke", {"nope": 1})
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapter_mod.resolve("a01_table1", "fast", {})
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("run", "a01_table1", "--profile", "turbo"), "unknown profile 'turbo'"),
+        (("run", "no_such_chapter", "--profile", "smoke"), "unknown chapter 'no_such_chapter'"),
+        (("run", "a01_table1", "--profile", "smoke", "-p", "n_classes=ten"), "expected int"),
+        (("build", "--profile", "smoke", "-p", "bogus_knob=1"), "no chapter has such a knob"),
+    ],
+)
+def test_cli_bad_input_gives_one_line_error(args, message) -> None:
+    proc = cli(*args)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0], proc.stderr
+
+
+def test_missing_dependency_is_named(monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "papermill" else real(name, *a))
+    with pytest.raises(pl.PipelineError, match="missing dependency papermill: run 'make book'"):
+        pl.check_dependencies()
+
+
+# ----------------------------------------------------------------- executing chapters
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A throw-away book: its own chapters dir, toc and executed dir."""
+    (tmp_path / "chapters").mkdir()
+    toc = {"format": "jb-book", "root": "book/intro", "parts": [{"chapters": []}]}
+
+    def add(name: str, body: str, knobs: dict | None = None) -> None:
+        (tmp_path / "chapters" / f"{name}.py").write_text(textwrap.dedent(body))
+        toc["parts"][0]["chapters"].append({"file": f"chapters/{name}"})
+        (tmp_path / "_toc.yml").write_text(json.dumps(toc))
+        monkeypatch.setitem(PROFILES, name, {p: dict(knobs or {}) for p in ("smoke", "cpu", "paper")})
+
+    monkeypatch.setattr(pl, "CHAPTERS_DIR", tmp_path / "chapters")
+    monkeypatch.setattr(pl, "TOC_FILE", tmp_path / "_toc.yml")
+    monkeypatch.setattr(pl, "EXECUTED_DIR", tmp_path / "executed")
+    return add
+
+
+GOOD = '''
+# %% tags=["parameters"]
+profile = "cpu"
+seed = 0
+# %%
+from ncutils.book.chapter import Chapter, Config
+ch = Chapter("tmp_good", profile, seed, Config())
+ch.claim("one", "one is at most two", source="derived", value=1.0, op="<=", bound=2.0)
+# %%
+ch.finish()
+'''
+
+
+def test_run_caches_and_force_reexecutes(sandbox) -> None:
+    sandbox("tmp_good", GOOD)
+    first = pl.run_chapter("tmp_good", "smoke", log=lambda *_: None)
+    assert first.status == "executed" and first.n_claims == 1
+    assert pl.run_chapter("tmp_good", "smoke", log=lambda *_: None).status == "cached"
+    assert pl.run_chapter("tmp_good", "smoke", seed=1, log=lambda *_: None).status == "executed"
+    assert pl.run_chapter("tmp_good", "smoke", seed=1, force=True, log=lambda *_: None).status == "executed"
+    src = pl.CHAPTERS_DIR / "tmp_good.py"
+    src.write_text(src.read_text() + "\n# an edit\n")
+    assert pl.run_chapter("tmp_good", "smoke", seed=1, log=lambda *_: None).status == "executed"
+
+
+def test_failing_cell_names_chapter_and_error_and_leaves_no_stale_notebook(sandbox) -> None:
+    sandbox("tmp_good", GOOD)
+    pl.run_chapter("tmp_good", "smoke", log=lambda *_: None)
+    assert pl._outputs("tmp_good", "smoke")["notebook"].exists()
+    src = pl.CHAPTERS_DIR / "tmp_good.py"
+    src.write_text(GOOD.replace("ch.finish()", "raise RuntimeError('boom in the last cell')"))
+    with pytest.raises(pl.ChapterFailed, match=r"chapter tmp_good failed in cell .*RuntimeError: boom in the last cell"):
+        pl.run_chapter("tmp_good", "smoke", log=lambda *_: None)
+    assert not pl._outputs("tmp_good", "smoke")["notebook"].exists()
+
+
+def test_failing_claim_fails_the_chapter(sandbox) -> None:
+    sandbox("tmp_bad", GOOD.replace("tmp_good", "tmp_bad").replace("value=1.0", "value=3.0"))
+    with pytest.raises(pl.ChapterFailed, match="ClaimsFailed"):
+        pl.run_chapter("tmp_bad", "smoke", log=lambda *_: None)
+
+
+def test_chapter_without_parameters_cell_is_rejected(sandbox) -> None:
+    sandbox("tmp_noparams", GOOD.replace(' tags=["parameters"]', ""))
+    with pytest.raises(pl.PipelineError, match="no parameters cell"):
+        pl.run_chapter("tmp_noparams", "smoke", log=lambda *_: None)
