@@ -24,18 +24,62 @@ PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "cpu": {"n_classes": 10, "m_values": [12, 500]},
         "paper": {"n_classes": 10, "m_values": [12, 500]},
     },
-    "a02_three_rates": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a02_three_rates): knobs
-    "a03_invariant": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a03_invariant): knobs
-    "a04_nc_from_e0": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a04_nc_from_e0): knobs
+    "a02_three_rates": {
+        "smoke": {"n_classes": 10, "m_values": [12, 500], "block_values": [1.0, 0.6, 0.1], "n_times": 200},
+        "cpu": {"n_classes": 10, "m_values": [12, 5000], "block_values": [1.0, 0.6, 0.1], "n_times": 400},
+        "paper": {"n_classes": 10, "m_values": [12, 5000], "block_values": [1.0, 0.6, 0.1], "n_times": 400},
+    },
+    "a03_invariant": {
+        "smoke": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 200.0,
+                  "weight_decay": 0.01},
+        "cpu": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                "weight_decay": 0.01},
+        "paper": {"n_classes": 10, "m": 12, "n_features": 32, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "weight_decay": 0.01},
+    },
+    "a04_nc_from_e0": {
+        "smoke": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "epsilons": [0.0, 0.3, 1.0], "t_interp": 100.0},
+        "cpu": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                "epsilons": [0.0, 0.03, 0.1, 0.3, 1.0, 3.0], "t_interp": 2000.0},
+        "paper": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "epsilons": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "t_interp": 2000.0},
+    },
     "a05_ntk_decomposition": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a05_ntk_decomposition): knobs
     "a06_ntk_block_structure": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a06_ntk_block_structure): knobs
     "a07_nc_vs_invariant": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a07_nc_vs_invariant): knobs
     # ---------------------------------------------------------------- paper B
-    "b01_kernel_nc1": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b01_kernel_nc1): knobs
-    "b02_closed_form_kernels": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b02_closed_form_kernels): knobs
-    "b03_ntk_vs_nngp": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b03_ntk_vs_nngp): knobs
-    "b04_erf_vs_relu": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b04_erf_vs_relu): knobs
-    "b05_limiting_kernels": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b05_limiting_kernels): knobs
+    "b01_kernel_nc1": {
+        "smoke": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [32, 96], [16, 112]]},
+        "cpu": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [48, 80], [32, 96], [16, 112]]},
+        "paper": {"n_samples": 2048, "n_features": 500,
+                  "imbalanced_sizes": [[1024, 1024], [768, 1280], [512, 1536], [256, 1792]]},
+    },
+    "b02_closed_form_kernels": {
+        "smoke": {"n_samples": 32, "d0_values": [1, 2, 8, 128]},
+        "cpu": {"n_samples": 64, "d0_values": [1, 2, 8, 128]},
+        "paper": {"n_samples": 128, "d0_values": [1, 2, 8, 32, 128]},
+    },
+    "b03_ntk_vs_nngp": {
+        "smoke": {"d0_values": [1, 2, 8, 128], "n_per_class": [64, 512], "n_pairs": 20000,
+                  "mu_s_grid": [[2.0, 0.5], [1.0, 1.0]], "draw_sizes": [64, 256], "draw_repeats": 2},
+        "cpu": {"d0_values": [1, 2, 8, 32, 128], "n_per_class": [64, 512], "n_pairs": 100000,
+                "mu_s_grid": [[2.0, 0.5], [1.0, 0.5], [2.0, 1.0], [6.0, 0.5], [1.0, 1.0]],
+                "draw_sizes": [64, 256, 1024], "draw_repeats": 3},
+        "paper": {"d0_values": [1, 2, 8, 32, 128], "n_per_class": [64, 512], "n_pairs": 300000,
+                  "mu_s_grid": [[2.0, 0.5], [1.0, 0.5], [2.0, 1.0], [6.0, 0.5], [1.0, 1.0]],
+                  "draw_sizes": [128, 256, 512, 1024], "draw_repeats": 10},
+    },
+    "b04_erf_vs_relu": {
+        "smoke": {"d0_values": [1, 2, 8, 128], "n_pairs": 20000, "grid_size": 8},
+        "cpu": {"d0_values": [1, 2, 8, 32, 128], "n_pairs": 100000, "grid_size": 16},
+        "paper": {"d0_values": [1, 2, 8, 32, 128], "n_pairs": 300000, "grid_size": 32},
+    },
+    "b05_limiting_kernels": {
+        "smoke": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32, 128], "repeats": 2},
+        "cpu": {"n_values": [128, 256, 512], "d0_values": [1, 2, 8, 32, 128], "repeats": 3},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10},
+    },
     "b06_trained_fcn": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b06_trained_fcn): knobs
     "b07_adaptive_kernel": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b07_adaptive_kernel): knobs
     "b08_imbalanced": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b08_imbalanced): knobs

@@ -14,6 +14,7 @@ _LAZY = {
     "nngp_fc2": "ncutils.kernels.fc2",
     "ntk_fc2": "ncutils.kernels.fc2",
     "ntk_fc2_official_erf": "ncutils.kernels.fc2",
+    "ntk_derivative_term_fc2": "ncutils.kernels.fc2",
     "empirical_ntk": "ncutils.kernels.empirical",
     "feature_kernel": "ncutils.kernels.empirical",
 }
