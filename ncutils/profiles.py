@@ -45,9 +45,24 @@ PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "paper": {"n_classes": 4, "m": 5, "n_features": 12, "kernel_values": [3.0, 1.2, 0.3], "t_max": 2000.0,
                   "epsilons": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "t_interp": 2000.0},
     },
-    "a05_ntk_decomposition": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a05_ntk_decomposition): knobs
-    "a06_ntk_block_structure": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a06_ntk_block_structure): knobs
-    "a07_nc_vs_invariant": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(a07_nc_vs_invariant): knobs
+    "a05_ntk_decomposition": {
+        "smoke": {"n_per_class": 2, "widths": [32, 16]},
+        "cpu": {"n_per_class": 4, "widths": [64, 32]},
+        "paper": {"n_per_class": 6, "widths": [128, 128, 32]},
+    },
+    "a06_ntk_block_structure": {
+        "smoke": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 40, "probe_every": 20,
+                  "train_per_class": 150, "test_per_class": 20},
+        "cpu": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 1500, "probe_every": 250,
+                "train_per_class": 150, "test_per_class": 20},
+        "paper": {"model": "resnet20", "data": "mnist5k_14", "init": "flax", "lr": 0.1, "epochs": 400,
+                  "probe_every": 10, "train_per_class": 400, "test_per_class": 100},
+    },
+    "a07_nc_vs_invariant": {  # the runs themselves: ncutils.train.paper_a.SWEEPS[profile]
+        "smoke": {"workers": 2},
+        "cpu": {"workers": 2},
+        "paper": {"workers": 8},
+    },
     # ---------------------------------------------------------------- paper B
     "b01_kernel_nc1": {
         "smoke": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [32, 96], [16, 112]]},

@@ -17,6 +17,7 @@ _LAZY = {
     "ntk_derivative_term_fc2": "ncutils.kernels.fc2",
     "empirical_ntk": "ncutils.kernels.empirical",
     "feature_kernel": "ncutils.kernels.empirical",
+    "ntk_probe": "ncutils.kernels.empirical",
 }
 
 __all__ = ["block_kernel", "block_spectrum", "within_class_basis", *_LAZY]

