@@ -15,6 +15,8 @@ from ncutils.sweep import Diverged, Grid, resolve_task
 GRIDS: dict[str, str] = {
     "demo": "ncutils.grids:demo_grid",
     "a07_nc_vs_invariant": "ncutils.train.paper_a:sweep_grid",
+    "b06_trained_fcn": "ncutils.train.fc2:balanced_grid",
+    "b08_imbalanced": "ncutils.train.fc2:imbalanced_grid",
 }
 
 

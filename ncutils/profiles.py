@@ -95,11 +95,27 @@ PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "cpu": {"n_values": [128, 256, 512], "d0_values": [1, 2, 8, 32, 128], "repeats": 3},
         "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10},
     },
-    "b06_trained_fcn": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b06_trained_fcn): knobs
-    "b07_adaptive_kernel": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b07_adaptive_kernel): knobs
-    "b08_imbalanced": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(b08_imbalanced): knobs
-    # ---------------------------------------------------------------- appendix
-    "z01_performance": {"smoke": {}, "cpu": {}, "paper": {}},  # TODO(z01_performance): knobs
+    "b06_trained_fcn": {
+        "smoke": {"n_values": [128], "d0_values": [1, 8, 32], "repeats": 1, "activations": ["erf", "relu"],
+                  "epochs": 1000, "workers": 2},
+        "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32, 128], "repeats": 3, "activations": ["erf", "relu"],
+                "epochs": 1000, "workers": 2},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
+                  "activations": ["erf", "relu"], "epochs": 1000, "workers": 8},
+    },
+    "b07_adaptive_kernel": {
+        "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 1, "theory_d0_values": [8], "workers": 2},
+        "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8], "repeats": 2, "theory_d0_values": [1, 2, 8], "workers": 2},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
+                  "theory_d0_values": [1, 2, 8, 32], "workers": 8},
+    },
+    "b08_imbalanced": {
+        "smoke": {"class_sizes": [[64, 64], [32, 96]], "d0_values": [8], "repeats": 1, "workers": 2},
+        "cpu": {"class_sizes": [[128, 128], [96, 160], [64, 192], [32, 224]], "d0_values": [1, 8, 32], "repeats": 2,
+                "workers": 2},
+        "paper": {"class_sizes": [[1024, 1024], [768, 1280], [512, 1536], [256, 1792]], "d0_values": [1, 2, 8, 32, 128],
+                  "repeats": 10, "workers": 8},
+    },
 }
 
 
