@@ -136,16 +136,25 @@ for model_name, sub in final.groupby("model"):
                  source="paper", value=rho, op="<=", bound=-0.7, not_expected=ns)
 nc_runs = final[final["NC1_rel"] < 1e-2]
 non_nc = final[final["NC1_rel"] > 0.1]
-ch.claim("nc-runs-aligned", "runs with NC (NC1_rel < 1e-2) have invariant alignment ≥ 0.6 (smallest)", source="paper",
-         value=nc_runs["invariant alignment"].min() if len(nc_runs) else np.nan, op=">=", bound=0.6, not_expected=ns)
-ch.claim("non-nc-runs-misaligned", "runs without NC (NC1_rel > 0.1) have invariant alignment ≤ 0.4 (largest)",
+ch.claim("alignment-separates", "every run with NC (NC1_rel < 1e-2) has a larger invariant alignment than every run without "
+         "(NC1_rel > 0.1): smallest NC alignment − largest non-NC alignment", source="paper",
+         value=nc_runs["invariant alignment"].min() - non_nc["invariant alignment"].max()
+         if len(nc_runs) and len(non_nc) else np.nan, op=">", bound=0.0, not_expected=ns)
+ch.claim("nc-runs-aligned", "runs with NC have invariant alignment ≥ 0.6 (smallest; threshold from our notes' pilot)",
+         source="paper", value=nc_runs["invariant alignment"].min() if len(nc_runs) else np.nan, op=">=", bound=0.6,
+         not_expected=ns)
+ch.claim("non-nc-runs-misaligned", "runs without NC have invariant alignment ≤ 0.4 (largest; threshold from our notes' pilot)",
          source="paper", value=non_nc["invariant alignment"].max() if len(non_nc) else np.nan, op="<=", bound=0.4,
-         not_expected=ns)
-ch.claim("fit-without-nc", "runs without NC still fit their training set (smallest train accuracy among them)",
-         source="paper", value=non_nc["train acc"].min() if len(non_nc) else np.nan, op=">=", bound=0.95,
-         not_expected=ns)
-ch.claim("fit-with-nc", "runs with NC fit their training set (smallest train accuracy among them)", source="paper",
-         value=nc_runs["train acc"].min() if len(nc_runs) else np.nan, op=">=", bound=0.99, not_expected=ns)
+         not_expected={**ns, "cpu": "a pilot threshold: at this scale runs just above NC1_rel = 0.1 (lr 0.03) "
+                                      "can have alignments near 0.4; the separation claim above is threshold-free"})
+short_resnet = {"without": "100 epochs on CPU: ResNet8 runs at lr 0.03 do not fully fit (our notes' pilot: 0.95–0.99)",
+                "with": "100 epochs on CPU: no ResNet8 run reaches NC1_rel < 1e-2 (our notes' pilot: 0.016 at best)"}
+for model_name, sub in final.groupby("model"):
+    for group, runs_ in (("without", sub[sub["NC1_rel"] > 0.1]), ("with", sub[sub["NC1_rel"] < 1e-2])):
+        excuse = {**ns, "cpu": short_resnet[group]} if model_name.startswith("resnet") else ns
+        ch.claim(f"fit-{group}-nc-{model_name}", f"{model_name}: runs {group} NC fit their training set "
+                 "(smallest train accuracy among them)", source="paper",
+                 value=runs_["train acc"].min() if len(runs_) else np.nan, op=">=", bound=0.99, not_expected=excuse)
 ch.claim("raw-norm-smaller-for-nc", "median raw invariant norm of NC runs < that of non-NC runs (ratio)",
          source="derived", value=(nc_runs["invariant norm (raw)"].median() / non_nc["invariant norm (raw)"].median())
          if len(nc_runs) and len(non_nc) else np.nan, op="<", bound=1.0, not_expected=ns)

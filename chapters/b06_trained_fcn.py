@@ -26,7 +26,7 @@
 # (the lazy regime): its NC1 is the finite-width NNGP's, except at the largest $d_0$ where it
 # moves below it — our reproduction notes' pilot observation, checked here. At $d_0 = 1$ a ReLU
 # network without biases maps $x$ to $(\mathrm{relu}(x), \mathrm{relu}(-x))$ up to scale, so its
-# NC1 equals the NNGP's. **Scaled down:** `cpu` uses $N\in\{128, 256\}$ and 3 repeats (paper:
+# NC1 equals the NNGP's. **Scaled down:** `cpu` uses $N\in\{128, 256\}$ and 5 repeats (paper:
 # $N$ up to 1 024, 10 repeats). Runs are Dask tasks cached in the result store.
 
 # %% tags=["parameters"]

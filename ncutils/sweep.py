@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ncutils._json import plain
 from ncutils.versioning import REPO_DIR, code_version, config_hash
 
 DEFAULT_STORE = REPO_DIR / "data" / "store"
@@ -127,21 +128,13 @@ class ResultStore:
         f = self._file(grid, key)
         self.fs.makedirs(f.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{f}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-        self.fs.pipe_file(tmp, json.dumps(record, default=_plain).encode())
+        self.fs.pipe_file(tmp, json.dumps(record, default=plain).encode())
         self.fs.mv(tmp, f)
 
     def workdir(self, grid: str, key: str) -> Path:
         d = self.workdirs / grid / key
         d.mkdir(parents=True, exist_ok=True)
         return d
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"task results must be JSON-serialisable, got {type(obj).__name__}")
 
 
 # ----------------------------------------------------------------- running a task

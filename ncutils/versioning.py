@@ -27,10 +27,17 @@ def hash_files(paths: Iterable[Path], root: Path = REPO_DIR) -> str:
     return h.hexdigest()
 
 
+# Sources that do not change what a run computes: the profile table only chooses configurations
+# (which are part of every result's key) and the book pipeline only renders.
+_NOT_COMPUTATION = (PACKAGE_DIR / "profiles.py", PACKAGE_DIR / "book")
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Short hash of every ``ncutils/**/*.py`` source: changes whenever the library changes."""
-    return hash_files(PACKAGE_DIR.rglob("*.py"))[:16]
+    """Short hash of the ``ncutils`` sources that compute results (all but the profile table and the
+    book pipeline): it changes whenever the library's computations may change."""
+    return hash_files(p for p in PACKAGE_DIR.rglob("*.py")
+                      if not any(p == q or q in p.parents for q in _NOT_COMPUTATION))[:16]
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncutils._json import plain
+
 SOURCES = ("paper", "derived", "extension", "official-code")
 _OPS = {
     "<=": operator.le,
@@ -82,7 +84,7 @@ def save_claims(claims: list[Claim], path: Path) -> None:
     """Write claims as JSON (atomically) so the scoreboard can collect them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps([asdict(c) for c in claims], indent=1, default=_json_default))
+    tmp.write_text(json.dumps([asdict(c) for c in claims], indent=1, default=plain))
     tmp.replace(path)
 
 
@@ -90,11 +92,3 @@ def load_claims(path: Path) -> list[Claim]:
     """Read the claims a chapter saved."""
     rows = json.loads(Path(path).read_text())
     return [Claim(**{**r, "bound": tuple(r["bound"]) if r["op"] == "in" else r["bound"]}) for r in rows]
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"cannot serialise {type(obj).__name__} in a claim")

@@ -23,7 +23,7 @@ from typing import Any
 from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, resolve
 from ncutils.book.claims import load_claims
 from ncutils.profiles import PROFILE_NAMES
-from ncutils.versioning import REPO_DIR, code_version
+from ncutils.versioning import PACKAGE_DIR, REPO_DIR, code_version, hash_files
 
 CHAPTERS_DIR = REPO_DIR / "chapters"
 EXECUTED_DIR = REPO_DIR / "book" / "_executed"
@@ -117,7 +117,7 @@ def content_hash(name: str, profile: str, seed: int, params: dict[str, Any]) -> 
     """Hash of everything a chapter's output depends on."""
     h = hashlib.sha256()
     h.update(chapter_path(name).read_bytes())
-    h.update(code_version().encode())
+    h.update(hash_files(PACKAGE_DIR.rglob("*.py")).encode())  # every library source, the profile table included
     h.update(json.dumps({"profile": profile, "seed": seed, "params": params}, sort_keys=True).encode())
     for pin in PIN_FILES:
         if pin.exists():
