@@ -54,3 +54,8 @@ def demo_task(config: dict, workdir: Path) -> dict:
 def demo_grid(profile: str) -> Grid:
     """Four demo runs."""
     return Grid("demo", "ncutils.grids:demo_task", [{"start": s, "steps": 20} for s in range(4)], DEMO_KEYS)
+
+
+def noop_task(config: dict, workdir: Path) -> dict:
+    """Does nothing: measures the sweep's own overhead per task (bench/sweep_overhead.py)."""
+    return {"i": config["i"]}
