@@ -32,6 +32,11 @@ TOC_FILE = REPO_DIR / "_toc.yml"
 PIN_FILES = (REPO_DIR / "pyproject.toml", REPO_DIR / "environment.yml")
 
 
+def say(message: str) -> None:
+    """Progress lines, flushed at once (the build is often logged to a file)."""
+    print(message, flush=True)
+
+
 class PipelineError(RuntimeError):
     """A problem the user must fix; its message names the problem and the fix."""
 
@@ -161,7 +166,7 @@ def run_chapter(
     seed: int = 0,
     params: dict[str, Any] | None = None,
     force: bool = False,
-    log=print,
+    log=say,
 ) -> ChapterRun:
     """Execute chapter ``name`` at ``profile`` with papermill (unless cached) and check its claims."""
     import nbformat
@@ -252,7 +257,7 @@ def html_dir(profile: str) -> Path:
     return BUILD_DIR / "html" if profile == "cpu" else BUILD_DIR / profile / "html"
 
 
-def build_html(profile: str, log=print) -> Path:
+def build_html(profile: str, log=say) -> Path:
     """Build the static HTML book from the executed notebooks (execution off, warnings as errors)."""
     import yaml
 
@@ -285,7 +290,7 @@ def build_html(profile: str, log=print) -> Path:
 
 def build(profile: str, *, chapters: list[str] | None = None, seed: int = 0,
           params: dict[str, Any] | None = None, force: bool = False, html: bool = True,
-          log=print) -> list[ChapterRun]:
+          log=say) -> list[ChapterRun]:
     """Execute chapters (all by default) at ``profile``, print a summary, then build the HTML."""
     check_dependencies()
     check_profile(profile)

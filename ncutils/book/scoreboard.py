@@ -8,7 +8,7 @@ from ncutils.book.claims import Claim, load_claims
 
 _PAPERS = {"a": "Paper A: Neural (Tangent Kernel) Collapse", "b": "Paper B: Kernel methods and NC1",
            "z": "Appendix"}
-_ICON = {"holds": "✅ holds", "fails": "❌ fails", "not expected": "⚠️ not expected here"}
+_ICON = {"holds": "holds", "fails": "**FAILS**", "not expected": "*not expected here*"}
 
 
 def collect_claims(profile: str) -> dict[str, list[Claim]]:
