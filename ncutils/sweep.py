@@ -149,7 +149,7 @@ def resolve_task(path: str) -> Callable[[dict, Path], dict]:
 def execute(task: str, config: dict[str, Any], store_root: str, workdirs: str, folder: str, key: str) -> dict[str, Any]:
     """Run one configuration (in a worker) and store its record; exceptions become records."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if "torch" in sys.modules or importlib.util.find_spec("torch"):
+    if importlib.util.find_spec("torch"):  # one thread per worker, like BLAS above
         import torch
 
         torch.set_num_threads(1)
