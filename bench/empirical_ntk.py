@@ -1,75 +1,86 @@
 """Benchmark: ncutils.kernels.empirical_ntk against neural-tangents and the official pairwise scheme.
 
-Run: ``make bench`` (= ``.venv/bin/python -m bench.empirical_ntk``). Prints a table and writes
-``data/bench/empirical_ntk.csv`` and ``.json`` (with the machine it ran on).
+Run: ``make bench`` (= ``.venv/bin/python -m bench.empirical_ntk``; ``--quick`` for a short check).
+Prints a table and writes ``data/bench/empirical_ntk.csv`` and ``.json`` (with the machine).
+
+Every measurement runs in a fresh subprocess (``--one SPEC``), so that its peak memory is its
+own: the high-water mark of the resident set is reset just before the first call
+(``/proc/self/clear_refs``) and read after the last (``VmHWM``); the column ``peak_mb`` is that
+peak minus the resident set at the reset (imports, model and inputs excluded; the result,
+temporaries and, for JAX, compilation included). Time: median of several calls after a warm-up.
 
 Workloads (identical weights and inputs in every implementation; float32 and float64):
 - ``mlp``: 784-512-512-10 MLP on 100 MNIST-shaped inputs, full C×C NTK;
-- ``cnn``: conv(32)-relu-avgpool-conv(64)-relu-avgpool-global-average-pool-dense(10), no BatchNorm,
-  on 120 CIFAR-shaped inputs, full C×C NTK;
-- ``probe``: paper A's probe (per-output and per-feature kernels) on 120 samples of the CPU-profile
-  ResNet8-w8 (BatchNorm, eval mode); neural-tangents has no BatchNorm layer, so this workload
-  compares with the official per-pair scheme only, timed on a subset of pairs and extrapolated
-  (said so in the table).
+- ``cnn``: conv(64)-relu-avgpool-conv(128)-relu-avgpool-conv(128)-relu-global-avgpool-dense(10),
+  no BatchNorm (0.22 M parameters), on 120 CIFAR-shaped inputs, full C×C NTK;
+- ``probe``: paper A's probe (per-output and per-feature kernels) on 120 samples of the
+  CPU-profile ResNet8-w8 (BatchNorm in eval mode);
+- ``resnet20``: the full C×C NTK of ResNet20 (0.27 M parameters, BatchNorm) on 120 CIFAR-shaped
+  inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size).
+neural-tangents' stax has no BatchNorm layer, so the last two compare with the official per-pair
+scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
-from ncutils._nt import import_neural_tangents
-from ncutils.kernels import empirical_ntk, ntk_probe
-from ncutils.models import build_model
 from ncutils.versioning import REPO_DIR
 
 OUT = REPO_DIR / "data" / "bench"
-REPEATS = 3
+DTYPES = ("float32", "float64")
+NT_IMPLEMENTATIONS = ("JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "STRUCTURED_DERIVATIVES", "AUTO")
+WORKLOADS = {  # name -> (samples, sample shape, outputs, number of output coordinates)
+    "mlp": (100, (1, 28, 28), "full", 10),
+    "cnn": (120, (3, 32, 32), "full", 10),
+    "probe": (120, (1, 14, 14), "probe", 42),
+    "resnet20": (120, (3, 32, 32), "full", 10),
+}
 
 
-def timed(fn, repeats: int = REPEATS) -> tuple[float, object]:
-    """Median seconds over ``repeats`` runs after one warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+# ------------------------------------------------------------------ one measurement (subprocess)
+def build(workload: str, dtype):
+    """The workload's model (eval mode) and inputs, identical in every process."""
+    import torch
+    from torch import nn
 
+    from ncutils.models import build_model
 
-def jacobian_mb(n: int, outputs: int, params: int, dtype: torch.dtype) -> float:
-    """Memory of the per-sample Jacobians our engine holds (chunk_size=None): N·O·P numbers."""
-    return n * outputs * params * torch.finfo(dtype).bits / 8 / 2**20
-
-
-def matmul_peak(dtype: torch.dtype) -> float:
-    """GFLOP/s of a large matrix product in this process (the machine's practical peak)."""
-    a = torch.randn(1024, 1024, dtype=dtype)
-    t, _ = timed(lambda: a @ a)
-    return 2 * 1024**3 / t / 1e9
-
-
-def mlp_torch() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    if workload == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    elif workload == "cnn":
+        model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(64, 128, 3, padding=1),
+                              nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+    elif workload == "probe":
+        model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax")
+    else:
+        model = build_model("resnet20", in_shape=(3, 32, 32), init="flax")
+    n, shape, _, _ = WORKLOADS[workload]
+    x = np.random.default_rng(0).standard_normal((n, *shape))
+    if workload in ("probe", "resnet20"):  # BatchNorm with non-trivial running statistics, then eval mode
+        model.train()
+        with torch.no_grad():
+            model(torch.as_tensor(x[: n // 2] + 0.3, dtype=torch.float32))
+    return model.to(dtype).eval(), x
 
 
-def cnn_torch() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
-                         nn.ReLU(), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
-
-
-def to_stax(model: nn.Module, stax, jnp, dtype):
+def to_stax(model, stax, jnp, dtype):
     """The same network in neural-tangents' stax (NHWC images) with the torch weights (standard parameterisation)."""
+    from torch import nn
+
     layers, params = [], []
     for m in model:
         if isinstance(m, nn.Linear):
@@ -89,97 +100,211 @@ def to_stax(model: nn.Module, stax, jnp, dtype):
             layers.append(stax.GlobalAvgPool())
             params.append(())
         elif isinstance(m, nn.Flatten):
-            layers.append(stax.Flatten())
-            params.append(())
+            if layers:  # the MLP's leading Flatten is done on the inputs
+                layers.append(stax.Flatten())
+                params.append(())
     _, apply_fn, _ = stax.serial(*layers)
     return apply_fn, params
 
 
-def pairwise_probe(model: nn.Module, x: torch.Tensor, n_pairs: int) -> float:
-    """Seconds per pair of the official scheme: both per-sample gradients recomputed for every pair,
-    for every output and every feature coordinate (notes B6); timed on ``n_pairs`` pairs."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    n_out = model.classifier.out_features + model.n_features
+def pairwise_seconds(model, x, outputs: str, n_pairs: int) -> float:
+    """Seconds for all unordered pairs by the official scheme (notes B6): both samples' gradients
+    recomputed for every pair and every output coordinate; timed on ``n_pairs`` pairs, extrapolated."""
+    import torch
 
-    def outputs(xi):
-        h = model.features(xi[None])
-        return torch.cat([model.classifier(h), h], dim=1)[0]
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def out(xi):
+        if outputs == "probe":
+            h = model.features(xi[None])
+            return torch.cat([model.classifier(h), h], dim=1)[0]
+        return model(xi[None])[0]
+
+    def grads(xi):
+        return torch.stack([torch.cat([g.reshape(-1) for g in torch.autograd.grad(o, params, retain_graph=True)])
+                            for o in out(xi)])
 
     t0 = time.perf_counter()
     for k in range(n_pairs):
-        a, b = x[k % len(x)], x[(7 * k + 3) % len(x)]
-        for o in range(n_out):
-            ga = torch.autograd.grad(outputs(a)[o], params, allow_unused=True)
-            gb = torch.autograd.grad(outputs(b)[o], params, allow_unused=True)
-            sum(float((u * v).sum()) for u, v in zip(ga, gb) if u is not None and v is not None)
-    return (time.perf_counter() - t0) / n_pairs
+        ga, gb = grads(x[k % len(x)]), grads(x[(7 * k + 3) % len(x)])
+        _ = (ga * gb).sum(1) if outputs == "probe" else ga @ gb.T
+    return (time.perf_counter() - t0) / n_pairs * len(x) * (len(x) + 1) / 2
 
 
-def main() -> None:
-    nt = import_neural_tangents()
-    import jax
-    import jax.numpy as jnp
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
 
-    torch.set_num_threads(2)
-    rows = []
-    rng = np.random.default_rng(0)
-    inputs = {"mlp": rng.standard_normal((100, 1, 28, 28)), "cnn": rng.standard_normal((120, 3, 32, 32))}
-    builders = {"mlp": mlp_torch, "cnn": cnn_torch}
-    for dtype_name, tdtype, jdtype in [("float32", torch.float32, jnp.float32), ("float64", torch.float64, jnp.float64)]:
-        peak = matmul_peak(tdtype)
-        for name in ("mlp", "cnn"):
-            model = builders[name]().to(tdtype).eval()
-            x = torch.as_tensor(inputs[name], dtype=tdtype)
-            P = sum(p.numel() for p in model.parameters())
-            flops = 2.0 * len(x) ** 2 * 10**2 * P  # the contraction alone
-            t_ours, K_ours = timed(lambda: empirical_ntk(model, x, outputs="full"))
-            rows.append(dict(workload=name, dtype=dtype_name, implementation="ncutils.empirical_ntk", seconds=t_ours,
-                             jacobian_mb=jacobian_mb(len(x), 10, P, tdtype), gflops=flops / t_ours / 1e9, matmul_peak_gflops=peak, params=P, note=""))
-            apply_fn, params = to_stax(model, nt.stax, jnp, jdtype)
-            # stax works in NHWC: the same images, transposed
-            xj = (jnp.asarray(inputs[name], jdtype).reshape(len(x), -1) if name == "mlp"
-                  else jnp.asarray(inputs[name].transpose(0, 2, 3, 1), jdtype))
-            if name == "mlp":
-                apply_fn, params = to_stax(nn.Sequential(*list(model)[1:]), nt.stax, jnp, jdtype)
-            for impl in nt.NtkImplementation:
-                label = f"neural-tangents {impl.name}"
-                try:
-                    fn = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0, implementation=impl))
-                    t_nt, K_nt = timed(lambda: jax.block_until_ready(fn(xj, None, params)))
-                    agree = float(np.abs(np.asarray(K_nt) - K_ours.numpy()).max() / np.abs(K_ours.numpy()).max())
-                    rows.append(dict(workload=name, dtype=dtype_name, implementation=label, seconds=t_nt, jacobian_mb=np.nan,
-                                     gflops=flops / t_nt / 1e9, matmul_peak_gflops=peak, params=P,
-                                     note=f"max rel. difference to ours {agree:.1e}"))
-                except Exception as exc:  # recorded: some implementations do not work on the pinned JAX
-                    rows.append(dict(workload=name, dtype=dtype_name, implementation=label, seconds=np.nan,
-                                     jacobian_mb=np.nan, gflops=np.nan, matmul_peak_gflops=peak, params=P,
-                                     note=f"fails: {type(exc).__name__}: {str(exc)[:80]}"))
-        model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax").to(tdtype).eval()
-        x = torch.as_tensor(rng.standard_normal((120, 1, 14, 14)), dtype=tdtype)
-        t_ours, _ = timed(lambda: ntk_probe(model, x))
-        P = sum(p.numel() for p in model.parameters())
-        rows.append(dict(workload="probe", dtype=dtype_name, implementation="ncutils.ntk_probe", seconds=t_ours,
-                         jacobian_mb=jacobian_mb(len(x), 42, P, tdtype), gflops=2.0 * 120**2 * 42 * P / t_ours / 1e9, matmul_peak_gflops=peak, params=P,
-                         note="all 120×120 pairs, 10 outputs + 32 features"))
-        per_pair = pairwise_probe(model, x, n_pairs=3)
-        rows.append(dict(workload="probe", dtype=dtype_name, implementation="official pairwise (torch port)",
-                         seconds=per_pair * 120 * 121 / 2, jacobian_mb=np.nan, gflops=np.nan, matmul_peak_gflops=peak, params=P,
-                         note="timed on 3 pairs, extrapolated to the 7260 unordered pairs of the batch"))
+
+def measure(spec: dict) -> dict:
+    """Run one implementation on one workload; seconds, peak memory and the kernel."""
+    import torch
+
+    torch.set_num_threads(int(spec["threads"]))
+    dtype = getattr(torch, spec["dtype"])
+    model, x_np = build(spec["workload"], dtype)
+    _, _, outputs, _ = WORKLOADS[spec["workload"]]
+    impl = spec["implementation"]
+    if impl.startswith("neural-tangents"):
+        from ncutils._nt import import_neural_tangents
+
+        nt = import_neural_tangents()
+        import jax
+        import jax.numpy as jnp
+
+        jdtype = getattr(jnp, spec["dtype"])
+        apply_fn, params = to_stax(model, nt.stax, jnp, jdtype)
+        xj = jnp.asarray(x_np.reshape(len(x_np), -1) if spec["workload"] == "mlp" else x_np.transpose(0, 2, 3, 1), jdtype)
+        ntk = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
+                                          implementation=getattr(nt.NtkImplementation, impl.split()[-1])))
+        call = lambda: np.asarray(jax.block_until_ready(ntk(xj, None, params)))  # noqa: E731
+    elif impl == "official pairwise (torch port)":
+        x = torch.as_tensor(x_np, dtype=dtype)
+        t0 = time.perf_counter()
+        seconds = pairwise_seconds(model, x, outputs, int(spec["pairs"]))
+        return {"seconds": seconds, "peak_mb": np.nan, "kernel": None,
+                "note": f"timed on {spec['pairs']} pairs ({time.perf_counter() - t0:.1f} s), extrapolated to all {len(x) * (len(x) + 1) // 2} pairs"}
+    else:
+        from ncutils.kernels import empirical_ntk, ntk_probe
+
+        x = torch.as_tensor(x_np, dtype=dtype)
+        method = "jacobian" if impl.endswith("jacobian") else "auto"
+        if outputs == "probe":
+            call = lambda: torch.cat(ntk_probe(model, x, method=method, chunk_size=spec["chunk_size"]), dim=2).numpy()  # noqa: E731
+        else:
+            call = lambda: empirical_ntk(model, x, outputs="full", method=method, chunk_size=spec["chunk_size"]).numpy()  # noqa: E731
+    rss0 = _status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark of the resident set
+    kernel = call()
+    times = []
+    for _ in range(int(spec["repeats"])):
+        t0 = time.perf_counter()
+        kernel = call()
+        times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "peak_mb": _status_mb("VmHWM") - rss0, "kernel": kernel, "note": ""}
+
+
+def matmul_peak(dtype_name: str) -> float:
+    """GFLOP/s of a 2048² matrix product with torch in this process (the practical peak)."""
+    import torch
+
+    a = torch.randn(2048, 2048, dtype=getattr(torch, dtype_name))
+    a @ a
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t0)
+    return 2 * 2048**3 / min(times) / 1e9
+
+
+def one(spec: dict) -> None:
+    """Child process: measure, save the kernel for the parent's comparison, print one JSON line."""
+    try:
+        result = measure(spec)
+        kernel = result.pop("kernel")
+        if kernel is not None:
+            np.save(spec["kernel_file"], kernel.astype(np.float64))
+        result["matmul_peak_gflops"] = matmul_peak(spec["dtype"])
+    except Exception as exc:  # recorded in the table: some implementations fail on the pinned JAX or run out of memory
+        result = {"seconds": np.nan, "peak_mb": np.nan, "note": f"fails: {type(exc).__name__}: {str(exc)[:90]}"}
+    print("RESULT " + json.dumps(result, default=float))
+
+
+# ------------------------------------------------------------------ the run (parent)
+def run_one(spec: dict, timeout: float) -> dict:
+    cmd = [sys.executable, "-m", "bench.empirical_ntk", "--one", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_DIR)
+    except subprocess.TimeoutExpired:
+        return {"seconds": np.nan, "peak_mb": np.nan, "note": f"fails: no result within {timeout:.0f} s"}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    if not lines:  # e.g. killed for memory
+        return {"seconds": np.nan, "peak_mb": np.nan,
+                "note": f"fails: exit code {proc.returncode}: {(proc.stderr.strip().splitlines() or [''])[-1][:90]}"}
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def plan(quick: bool) -> list[dict]:
+    """The measurements, ours first in each (workload, dtype) group (the others are compared with it)."""
+    specs = []
+    for dtype in DTYPES:
+        for workload in WORKLOADS:
+            ours = [("ncutils.empirical_ntk", None)]
+            if workload == "resnet20":
+                ours += [("ncutils.empirical_ntk", c) for c in (60, 30, 16)]
+            others = [("ncutils.empirical_ntk jacobian", None)]
+            if workload in ("mlp", "cnn"):
+                others += [(f"neural-tangents {impl}", None) for impl in NT_IMPLEMENTATIONS]
+            others.append(("official pairwise (torch port)", None))
+            for impl, chunk in ours + others:
+                specs.append({"workload": workload, "dtype": dtype, "implementation": impl, "chunk_size": chunk,
+                              "repeats": 1 if quick else 3, "pairs": 1 if quick else 3, "threads": os.cpu_count() or 1})
+    if quick:
+        specs = [s for s in specs if s["dtype"] == "float32" and s["workload"] in ("mlp", "probe")]
+    return specs
+
+
+def nominal_gflop(workload: str, params: int) -> float:
+    """The dense Jacobian contraction's floating-point work, 2·N²·O_pairs·P (the same for every implementation)."""
+    n, _, outputs, n_out = WORKLOADS[workload]
+    return 2.0 * n**2 * (n_out if outputs == "probe" else n_out**2) * params / 1e9
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="float32, mlp and probe only, one repeat (a check, not the table)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
+    args = parser.parse_args(argv)
+    if args.one:
+        return one(json.loads(args.one))
     import pandas as pd
+    import torch
 
+    rows, reference = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, spec in enumerate(plan(args.quick)):
+            spec["kernel_file"] = str(Path(tmp) / f"{k}.npy")
+            t0 = time.perf_counter()
+            result = run_one(spec, args.timeout)
+            model, _ = build(spec["workload"], torch.float32)
+            params = sum(p.numel() for p in model.parameters())
+            n, _, _, n_out = WORKLOADS[spec["workload"]]
+            held = n if spec["chunk_size"] is None else spec["chunk_size"]
+            row = {key: spec[key] for key in ("workload", "dtype", "implementation", "chunk_size")}
+            row.update(seconds=result["seconds"], peak_mb=result["peak_mb"], params=params,
+                       jacobian_chunk_mb=held * n_out * params * (4 if spec["dtype"] == "float32" else 8) / 2**20,
+                       gflops=nominal_gflop(spec["workload"], params) / result["seconds"],
+                       matmul_peak_gflops=result.get("matmul_peak_gflops", np.nan), note=result["note"])
+            group = (spec["workload"], spec["dtype"])
+            if Path(spec["kernel_file"]).exists():
+                kernel = np.load(spec["kernel_file"])
+                if group not in reference:
+                    reference[group] = kernel
+                else:
+                    ref = reference[group]
+                    row["max_rel_difference"] = float(np.abs(kernel - ref).max() / np.abs(ref).max())
+            rows.append(row)
+            print(f"{row['workload']:9s} {row['dtype']:8s} {row['implementation']:40s} chunk={str(row['chunk_size']):5s} "
+                  f"{row['seconds']:9.3f} s  peak {row['peak_mb']:8.1f} MB  ({time.perf_counter() - t0:.0f} s) {row['note']}",
+                  flush=True)
     table = pd.DataFrame(rows)
-    table["ours_speedup"] = np.nan
-    for (w, d), sub in table.groupby(["workload", "dtype"]):
-        ours = sub[sub.implementation.str.startswith("ncutils")]["seconds"].iloc[0]
+    table["ours_speedup"] = np.nan  # other time / our time (whole kernel, no chunking)
+    for _, sub in table.groupby(["workload", "dtype"]):
+        ours = sub[(sub.implementation == "ncutils.empirical_ntk") & sub.chunk_size.isna()]["seconds"].iloc[0]
         table.loc[sub.index, "ours_speedup"] = sub["seconds"] / ours
+    machine = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+               "python": platform.python_version(), "torch": torch.__version__,
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
+               "load_average": os.getloadavg()}
+    name = "empirical_ntk_quick" if args.quick else "empirical_ntk"
     OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / "empirical_ntk.csv", index=False)
-    machine = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or 'cpu'}",
-               "python": platform.python_version(), "torch": torch.__version__, "jax": jax.__version__,
-               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    (OUT / "empirical_ntk.json").write_text(json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=1,
-                                                         default=float))
-    print(table.to_string(index=False))
+    table.to_csv(OUT / f"{name}.csv", index=False)
+    (OUT / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=1, default=float))
+    print(table.drop(columns=["note"]).to_string(index=False))
     print(machine)
 
 

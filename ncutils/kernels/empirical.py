@@ -1,18 +1,26 @@
-"""Empirical NTK of a torch model from per-sample Jacobians (paper A notes, Appendix A.2).
+"""Empirical NTK of a torch model (paper A notes, Appendix A.2), computed once per sample, never per pair.
 
-Θ(x, x') = Σ_p ∂f(x)/∂θ_p ∂f(x')/∂θ_pᵀ over all trainable parameters θ, with BatchNorm in eval
-mode (running statistics, buffers fixed). The Jacobian of each sample is computed once per
-chunk of samples with ``torch.func`` (vmap over jacrev of a functional call) and contracted,
-instead of re-differentiating every pair as the official code does.
+Θ(x, x')_ab = Σ_p ∂f_a(x)/∂θ_p ∂f_b(x')/∂θ_p over all trainable parameters θ, with BatchNorm in
+eval mode (running statistics, buffers fixed). Two engines give the same kernel:
 
-Memory: with ``chunk_size=None`` every Jacobian is computed exactly once and held whole
-(N·O·P numbers; O outputs, P parameters). With ``chunk_size=c`` at most two chunks of Jacobians
-(2·c·O·P numbers) are held besides the result, at the price of recomputing the Jacobians of the
-other chunks once per row of chunks.
+- ``layerwise`` (:mod:`ncutils.kernels.layerwise`): per-layer factors from one backward pass per
+  output; Linear layers contribute Gram(inputs) ⊙ Gram(output gradients) without forming their
+  Jacobian. Covers Linear, Conv2d and BatchNorm (the models of :mod:`ncutils.models`).
+- ``jacobian``: the per-sample Jacobians of all parameters by ``torch.func`` (vmap over jacrev of
+  a functional call), for any model.
+
+``method="auto"`` uses ``layerwise`` when it covers the model and otherwise ``jacobian`` with a
+warning that names the reason.
+
+Memory: with ``chunk_size=None`` every sample's factors are computed once and held together.
+With ``chunk_size=c`` (c ≥ 2) the factors of at most c samples are held at once besides the
+result (blocks of ⌊c/2⌋ samples, a row block against each column block), at the price of
+recomputing the factors of the column blocks once per row block.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -20,16 +28,24 @@ from torch import nn
 from torch.func import jacrev, vmap
 from torch.nn.utils.stateless import _reparametrize_module
 
+from ncutils.kernels.layerwise import Dense, Factor, NotLayerwise, contract, layer_factors, unsupported_reason
+
 OUTPUTS = ("full", "trace", "diagonal")
+METHODS = ("auto", "layerwise", "jacobian")
 OutputFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+FactorFn = Callable[[torch.Tensor], list[Factor]]
 
 
-def _check_outputs(outputs: str) -> None:
+def _check_arguments(outputs: str, method: str, chunk_size: int | None) -> None:
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r}: use one of {OUTPUTS}")
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: use one of {METHODS}")
+    if chunk_size is not None and chunk_size < 2:
+        raise ValueError(f"chunk_size must be None or >= 2 (samples held at once), got {chunk_size}")
 
 
-def _jacobian_fn(model: nn.Module, output_fn: OutputFn | None):
+def _jacobian_factors(model: nn.Module, output_fn: OutputFn | None) -> FactorFn:
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
     if not params:
@@ -43,40 +59,72 @@ def _jacobian_fn(model: nn.Module, output_fn: OutputFn | None):
 
     jac = vmap(jacrev(single), in_dims=(None, 0))
 
-    def jacobian(x: torch.Tensor) -> torch.Tensor:
-        """(B, O, P): the flattened per-sample Jacobians of a chunk."""
-        parts = jac(params, x)
-        return torch.cat([j.reshape(j.shape[0], j.shape[1], -1) for j in parts.values()], dim=2)
+    def factors(x: torch.Tensor) -> list[Factor]:
+        """One Dense factor per parameter: its (B, O, P) per-sample Jacobians."""
+        with torch.no_grad():
+            parts = jac(params, x)
+        return [Dense(j.reshape(j.shape[0], j.shape[1], -1)) for j in parts.values()]
 
-    return jacobian
-
-
-def _contract(J1: torch.Tensor, J2: torch.Tensor, outputs: str) -> torch.Tensor:
-    if outputs == "full":
-        return torch.einsum("iap,jbp->ijab", J1, J2)
-    if outputs == "trace":
-        return torch.einsum("iap,jap->ij", J1, J2)
-    return torch.einsum("iap,jap->ija", J1, J2)
+    return factors
 
 
-def _chunks(x: torch.Tensor, size: int | None):
-    size = x.shape[0] if size is None else size
-    if size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {size}")
-    return [(i, x[i : i + size]) for i in range(0, x.shape[0], size)]
+def _factor_fn(model: nn.Module, output_fn: OutputFn | None, method: str) -> FactorFn:
+    if method == "jacobian":
+        return _jacobian_factors(model, output_fn)
+    if method == "layerwise":
+        reason = unsupported_reason(model)
+        if reason:
+            raise NotLayerwise(f"method='layerwise' does not cover this model: {reason}; use method='jacobian'")
+        return lambda x: layer_factors(model, x, output_fn)
+    engine: list[FactorFn] = []  # auto: decided on the first block, then kept (factors of both kinds never mix)
+
+    def auto(x: torch.Tensor) -> list[Factor]:
+        if not engine:
+            try:
+                factors = layer_factors(model, x, output_fn)
+                engine.append(lambda xb: layer_factors(model, xb, output_fn))
+                return factors
+            except NotLayerwise as exc:
+                warnings.warn(f"empirical_ntk: per-sample Jacobians instead of layer-wise factors ({exc})", stacklevel=4)
+                engine.append(_jacobian_factors(model, output_fn))
+        return engine[0](x)
+
+    return auto
 
 
-def _kernel(jacobian, x1: torch.Tensor, x2: torch.Tensor | None, outputs: str, chunk_size: int | None):
-    if chunk_size is None:  # every Jacobian once
-        J1 = jacobian(x1)
-        return _contract(J1, J1 if x2 is None else jacobian(x2), outputs)
-    other = x1 if x2 is None else x2
-    rows = []
-    for i, xa in _chunks(x1, chunk_size):  # bounded memory: the Jacobians of two chunks at a time
-        Ja = jacobian(xa)
-        rows.append(torch.cat([_contract(Ja, Ja if (x2 is None and j == i) else jacobian(xb), outputs)
-                               for j, xb in _chunks(other, chunk_size)], dim=1))
-    return torch.cat(rows, dim=0)
+def _blocks(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _transpose(block: torch.Tensor, outputs: str) -> torch.Tensor:
+    """Θ(x2, x1) from Θ(x1, x2)."""
+    return block.permute(1, 0, 3, 2) if outputs == "full" else block.transpose(0, 1)
+
+
+def _kernel(factors: FactorFn, x1: torch.Tensor, x2: torch.Tensor | None, outputs: str,
+            chunk_size: int | None) -> torch.Tensor:
+    symmetric = x2 is None
+    n_held = len(x1) + (0 if symmetric else len(x2))
+    if chunk_size is None or n_held <= chunk_size:  # every sample's factors once
+        F1 = factors(x1)
+        return contract(F1, F1 if symmetric else factors(x2), outputs)
+    other = x1 if symmetric else x2
+    half = chunk_size // 2
+    rows, cols = _blocks(len(x1), half), _blocks(len(other), half)
+    result: torch.Tensor | None = None
+    for p, rp in enumerate(rows):
+        Fa = factors(x1[rp])
+        for q, cq in enumerate(cols):
+            if symmetric and q < p:
+                continue
+            block = contract(Fa, Fa if (symmetric and p == q) else factors(other[cq]), outputs)
+            if result is None:
+                result = block.new_empty((len(x1), len(other), *block.shape[2:]))
+            result[rp, cq] = block
+            if symmetric and q > p:
+                result[cq, rp] = _transpose(block, outputs)
+        del Fa
+    return result
 
 
 def empirical_ntk(
@@ -87,28 +135,29 @@ def empirical_ntk(
     outputs: str = "full",
     output_fn: OutputFn | None = None,
     chunk_size: int | None = None,
+    method: str = "auto",
 ) -> torch.Tensor:
     """The empirical NTK of ``model`` (all trainable parameters, BatchNorm in eval mode).
 
     Shapes: ``full`` (N1, N2, O, O), ``trace`` (N1, N2) = Σ_a Θ_aa, ``diagonal`` (N1, N2, O) = Θ_aa.
     ``output_fn(model, x)`` selects what is differentiated (default ``model(x)``), e.g.
-    ``lambda m, x: m.features(x)`` for the feature kernel Θ^h. Computed on the device
-    and in the dtype of the model.
+    ``lambda m, x: m.features(x)`` for the feature kernel Θ^h. ``chunk_size`` bounds the samples
+    whose factors are held at once; ``method`` picks the engine (see the module docstring).
+    Computed on the device and in the dtype of the model.
     """
-    _check_outputs(outputs)
+    _check_arguments(outputs, method, chunk_size)
     if x2 is not None and x2.shape[1:] != x1.shape[1:]:
         raise ValueError(f"x1 and x2 must have the same sample shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}")
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            return _kernel(_jacobian_fn(model, output_fn), x1, x2, outputs, chunk_size)
+        return _kernel(_factor_fn(model, output_fn, method), x1, x2, outputs, chunk_size).detach()
     finally:
         model.train(was_training)
 
 
 def feature_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, *, layer: str,
-                   outputs: str = "trace", chunk_size: int | None = None) -> torch.Tensor:
+                   outputs: str = "trace", chunk_size: int | None = None, method: str = "auto") -> torch.Tensor:
     """The kernel Θ^h of the (flattened) output of the submodule named ``layer``."""
     modules = dict(model.named_modules())
     if layer not in modules:
@@ -124,10 +173,11 @@ def feature_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None =
             handle.remove()
         return captured[0].reshape(x.shape[0], -1)
 
-    return empirical_ntk(model, x1, x2, outputs=outputs, output_fn=output_fn, chunk_size=chunk_size)
+    return empirical_ntk(model, x1, x2, outputs=outputs, output_fn=output_fn, chunk_size=chunk_size, method=method)
 
 
-def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None,
+              method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Per-output and per-feature diagonal kernels (N, N, C) and (N, N, n) of a model with
     ``.features`` and ``.classifier``, from one Jacobian of [f(x), h(x)] per sample (paper A's probe)."""
     if not (hasattr(model, "features") and hasattr(model, "classifier")):
@@ -138,5 +188,5 @@ def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = Non
         h = m.features(xb)
         return torch.cat([m.classifier(h), h], dim=1)
 
-    K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size)
+    K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size, method=method)
     return K[..., :n_out], K[..., n_out:]

@@ -1,0 +1,256 @@
+"""Per-layer Jacobian factors of a torch model, for the empirical NTK without a generic Jacobian.
+
+For the parameters θ_l of one layer, Θ(x_i, x_j)_ab = Σ_l ⟨∂f_a(x_i)/∂θ_l, ∂f_b(x_j)/∂θ_l⟩, and
+each layer's per-sample Jacobian follows from its input u and the gradient g = ∂f_a/∂z of its
+output z, which one backward pass per output a gives for every layer at once:
+
+- ``Linear`` on (B, d) inputs, z = W u + b: ∂f_a/∂W = g uᵀ, ∂f_a/∂b = g, so its term is
+  (u_i·u_j + 1)(g_ai·g_bj): a Gram matrix of inputs times a Gram matrix of gradients, the
+  Jacobian (d_out × d_in per sample and output) is never formed (:class:`Outer`);
+- ``Conv2d`` (groups 1, zero padding): ∂f_a/∂W = Σ_p g_p ⊗ u_p over output positions p, with u_p
+  the input patch (``unfold``); ∂f_a/∂b = Σ_p g_p (:class:`Dense`, the layer's Jacobian);
+- ``BatchNorm`` in eval mode, z = γ û + β with running statistics: ∂f_a/∂γ = Σ_p g_p û_p,
+  ∂f_a/∂β = Σ_p g_p (:class:`Dense`).
+
+Models with any other trainable parameter, a shared parameter, or a layer called twice are not
+handled here (:class:`NotLayerwise` names the reason). Each computation is also checked: the
+factors summed over samples must reproduce autograd's parameter gradient of Σ_a c_a Σ_i f_a(x_i)
+(one extra backward pass), which catches parameters used outside their layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+OutputFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+class NotLayerwise(ValueError):
+    """The model has a parameter or layer that the layer-wise factors do not cover."""
+
+
+@dataclass
+class Outer:
+    """A Linear layer's Jacobian as (inputs, output gradients): u (B, d_in) or None when the weight
+    is frozen, g (B, O, d_out), and whether the bias is trainable."""
+
+    u: torch.Tensor | None
+    g: torch.Tensor
+    bias: bool
+
+    def input_gram(self, other: "Outer") -> torch.Tensor:
+        """(B1, B2): u_i·u_j (+1 for a trainable bias), the input factor of the layer's term."""
+        B1, B2 = self.g.shape[0], other.g.shape[0]
+        gram = self.u @ other.u.T if self.u is not None else self.g.new_zeros(B1, B2)
+        return gram + 1.0 if self.bias else gram
+
+
+@dataclass
+class Dense:
+    """A parameter's per-sample Jacobian, (B, O, P_l)."""
+
+    j: torch.Tensor
+
+
+Factor = Outer | Dense
+
+
+def unsupported_reason(model: nn.Module) -> str | None:
+    """Why the layer-wise factors cannot cover ``model``, or None when they can."""
+    owner: dict[int, str] = {}
+    for mname, module in model.named_modules():
+        for pname, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            name = f"{mname}.{pname}" if mname else pname
+            if id(p) in owner:
+                return f"parameter {name} is shared with {owner[id(p)]}"
+            owner[id(p)] = name
+            reason = _module_reason(module)
+            if reason:
+                return f"{mname or 'the model'} ({type(module).__name__}): {reason}"
+    if not owner:
+        return "the model has no trainable parameters"
+    return None
+
+
+def _module_reason(m: nn.Module) -> str | None:
+    # exact types: a subclass may change forward()
+    if type(m) is nn.Linear:
+        return None
+    if type(m) is nn.Conv2d:
+        if m.groups != 1:
+            return "grouped convolution"
+        if m.padding_mode != "zeros" or isinstance(m.padding, str):
+            return f"padding {m.padding!r} with mode {m.padding_mode!r}"
+        return None
+    if type(m) in (nn.BatchNorm1d, nn.BatchNorm2d):
+        if m.running_mean is None:
+            return "BatchNorm without running statistics"
+        return None
+    return "no layer-wise Jacobian for this layer type"
+
+
+def _trainable(m: nn.Module, name: str) -> bool:
+    p = getattr(m, name, None)
+    return isinstance(p, nn.Parameter) and p.requires_grad
+
+
+def _conv_factors(m: nn.Conv2d, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
+    B, O, C = g.shape[:3]
+    g = g.reshape(B, O * C, -1)  # per sample: (O·C_out, positions)
+    parts = []
+    if _trainable(m, "weight"):
+        patches = F.unfold(u, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)  # (B, C_in·k·k, positions)
+        parts.append(Dense(torch.bmm(g, patches.transpose(1, 2)).reshape(B, O, -1)))
+    if _trainable(m, "bias"):
+        parts.append(Dense(g.sum(-1).reshape(B, O, C)))
+    return parts
+
+
+def _batchnorm_factors(m: nn.BatchNorm1d | nn.BatchNorm2d, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
+    B, O, C = g.shape[:3]
+    g = g.reshape(B, O, C, -1)
+    parts = []
+    if _trainable(m, "weight"):
+        shape = (1, 1, C, 1)
+        normalised = (u.reshape(B, 1, C, -1) - m.running_mean.reshape(shape)) / torch.sqrt(m.running_var.reshape(shape) + m.eps)
+        parts.append(Dense((g * normalised).sum(-1)))
+    if _trainable(m, "bias"):
+        parts.append(Dense(g.sum(-1)))
+    return parts
+
+
+def _linear_factors(m: nn.Linear, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
+    if u.dim() == 2:
+        return [Outer(u if _trainable(m, "weight") else None, g, _trainable(m, "bias"))]
+    B, O = g.shape[:2]  # inputs with extra axes: the weight's Jacobian sums over them
+    u = u.reshape(B, -1, m.in_features)
+    g = g.reshape(B, O, -1, m.out_features)
+    parts = []
+    if _trainable(m, "weight"):
+        parts.append(Dense(torch.einsum("iato,itd->iaod", g, u).reshape(B, O, -1)))
+    if _trainable(m, "bias"):
+        parts.append(Dense(g.sum(2)))
+    return parts
+
+
+def _param_gradient(factor: Factor, weights: torch.Tensor) -> torch.Tensor:
+    """Σ_a w_a Σ_i ∂f_a(x_i)/∂θ from the factor, flat (weight, then bias)."""
+    if isinstance(factor, Dense):
+        return torch.einsum("a,iap->p", weights, factor.j)
+    gw = torch.einsum("a,iao->io", weights, factor.g)
+    parts = [] if factor.u is None else [(gw.T @ factor.u).reshape(-1)]
+    return torch.cat(parts + ([gw.sum(0)] if factor.bias else []))
+
+
+def _norm_bound(factor: Factor, weights: torch.Tensor) -> float:
+    """Σ_a w_a Σ_i ‖∂f_a(x_i)/∂θ‖: the scale of the rounding error of :func:`_param_gradient`."""
+    if isinstance(factor, Dense):
+        return float(torch.einsum("a,ia->", weights, torch.linalg.vector_norm(factor.j, dim=2)))
+    u_norm = torch.zeros(factor.g.shape[0], dtype=factor.g.dtype, device=factor.g.device) if factor.u is None \
+        else torch.linalg.vector_norm(factor.u, dim=1)
+    return float(torch.einsum("a,ia,i->", weights, torch.linalg.vector_norm(factor.g, dim=2), u_norm + float(factor.bias)))
+
+
+def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None = None) -> list[Factor]:
+    """The factors of every trainable layer for a batch ``x`` (model in eval mode).
+
+    One forward pass, one backward pass per output coordinate (to every layer's output, not to
+    the parameters), and one more for the check against autograd. Raises :class:`NotLayerwise`.
+    """
+    reason = unsupported_reason(model)
+    if reason:
+        raise NotLayerwise(reason)
+    forward = output_fn or (lambda m, xb: m(xb))
+    layers = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+    records: list[tuple[nn.Module, torch.Tensor, int, torch.Tensor]] = []
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        records.append((module, inputs[0], inputs[0]._version, output))
+        return output.clone()  # what follows may change its input in place; ``output`` stays intact
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.enable_grad():
+            f = forward(model, x)
+    finally:
+        for h in handles:
+            h.remove()
+    f = f.reshape(x.shape[0], -1)
+    seen = [r[0] for r in records]
+    for module in layers:
+        if seen.count(module) > 1:
+            raise NotLayerwise(f"layer {type(module).__name__} is called {seen.count(module)} times in one forward pass")
+    for module, u, version, _ in records:
+        if u._version != version:
+            raise NotLayerwise(f"the input of a {type(module).__name__} layer is changed in place after the layer")
+    outputs = [r[3] for r in records]
+    n_out = f.shape[1]
+    grads = [z.new_empty((z.shape[0], n_out, *z.shape[1:])) for z in outputs]  # (B, O, ...) per layer
+    for a in range(n_out):
+        for buffer, g in zip(grads, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=True, allow_unused=True)):
+            buffer[:, a] = 0.0 if g is None else g
+    builders = {nn.Linear: _linear_factors, nn.Conv2d: _conv_factors, nn.BatchNorm1d: _batchnorm_factors,
+                nn.BatchNorm2d: _batchnorm_factors}
+    per_layer = [builders[type(m)](m, u.detach(), g) for (m, u, _, _), g in zip(records, grads)]
+    del grads
+    _check_against_autograd(f, [r[0] for r in records], per_layer)
+    return [factor for factors in per_layer for factor in factors]
+
+
+def _check_against_autograd(f: torch.Tensor, modules: list[nn.Module], per_layer: list[list[Factor]]) -> None:
+    weights = torch.linspace(1.0, 2.0, f.shape[1], dtype=f.dtype, device=f.device)
+    params = [[getattr(m, name) for name in ("weight", "bias") if _trainable(m, name)] for m in modules]
+    grads = iter(torch.autograd.grad((f * weights).sum(), [p for ps in params for p in ps], allow_unused=True))
+    tol = 1e-10 if f.dtype == torch.float64 else 1e-4  # relative to Σ‖terms‖, the scale of rounding errors
+    for module, ps, factors in zip(modules, params, per_layer):
+        reference = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
+        error = float(torch.linalg.vector_norm(reference - torch.cat([_param_gradient(fc, weights) for fc in factors])))
+        scale = sum(_norm_bound(fc, weights) for fc in factors)
+        if error > tol * max(scale, 1e-30):
+            raise NotLayerwise(f"the layer-wise gradient of a {type(module).__name__} layer differs from autograd's "
+                               f"by {error:.1e} (scale {scale:.1e}): one of its parameters is used outside the layer")
+
+
+def _gram(a: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """a bᵀ for row-major (R, P) matrices; with ``b=None`` a aᵀ from its upper block triangle only."""
+    if b is not None:
+        return a @ b.T
+    rows = a.shape[0]
+    step = -(-rows // 4)
+    out = a.new_empty((rows, rows))
+    for i in range(0, rows, step):
+        block = a[i : i + step] @ a[i:].T
+        out[i : i + step, i:] = block
+        out[i + step :, i : i + step] = block[:, step:].T
+    return out
+
+
+def _gram_full(fa: Factor, fb: Factor, same: bool) -> torch.Tensor:
+    """(B1, O, B2, O) block of Θ; ``same`` when fb is fa (symmetric, half the products)."""
+    ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
+    (B1, O, _), B2 = ta.shape, tb.shape[0]
+    gram = _gram(ta.reshape(B1 * O, -1), None if same else tb.reshape(B2 * O, -1)).reshape(B1, O, B2, O)
+    return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[:, None, :, None]
+
+
+def _gram_diagonal(fa: Factor, fb: Factor) -> torch.Tensor:
+    """(O, B1, B2): Θ_aa for each output a."""
+    ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
+    gram = torch.bmm(ta.transpose(0, 1), tb.permute(1, 2, 0))
+    return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[None]
+
+
+def contract(fa: list[Factor], fb: list[Factor], outputs: str) -> torch.Tensor:
+    """Θ between two batches from their factors, summed over parameters: ``full`` (B1, B2, O, O),
+    ``diagonal`` (B1, B2, O), ``trace`` (B1, B2)."""
+    if outputs == "full":
+        return sum(_gram_full(a, b, fa is fb) for a, b in zip(fa, fb)).permute(0, 2, 1, 3)
+    diagonal = sum(_gram_diagonal(a, b) for a, b in zip(fa, fb)).permute(1, 2, 0)
+    return diagonal.sum(-1) if outputs == "trace" else diagonal
