@@ -17,11 +17,24 @@ def as_float64(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def features_and_labels(H: Any, y: Any, *, min_per_class: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check H (N, n) and y (N,); return H, class indices 0..C-1 and the class sizes."""
-    H = as_float64(H, "H")
+def float64_where_it_lives(x: Any, name: str) -> Any:
+    """A torch tensor -> float64 on its own device; anything else -> float64 numpy. NaN/inf rejected."""
+    if not hasattr(x, "detach"):
+        return as_float64(x, name)
+    import torch
+
+    x = x.detach().to(torch.float64)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def features_and_labels(H: Any, y: Any, *, min_per_class: int = 1) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Check H (N, n) and y (N,); return H (float64, a torch tensor stays on its device), class
+    indices 0..C-1 and the class sizes."""
+    H = float64_where_it_lives(H, "H")
     if H.ndim != 2:
-        raise ValueError(f"H must be (N samples, n features), got shape {H.shape}")
+        raise ValueError(f"H must be (N samples, n features), got shape {tuple(H.shape)}")
     labels = labels_of(y, H.shape[0])
     counts = np.bincount(labels)
     if counts.min() < min_per_class:

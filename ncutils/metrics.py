@@ -4,15 +4,21 @@ Features ``H`` are (N, n) with rows = samples; labels ``y`` are (N,) of any valu
 (classes are taken in sorted order, which is also the order of the rows of a classifier ``W``).
 numpy or torch inputs; Python floats or float64 arrays out. Definitions follow the reproduction
 notes: paper A §1.4, §1.6, §2.2 and Appendix A; paper B §1.1–1.2.
+
+Where it computes: the reductions over samples (class means, within-class scatter, NC4's
+decisions) run where ``H`` lives, in float64: a torch tensor on its device (e.g. CUDA), numpy on
+the CPU; only C × n and n × n summaries leave the device. The small algebra that follows
+(eigenpairs of Σ_B, norms) and the kernel statistics on (N, N) matrices run in numpy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ncutils._validate import as_float64, features_and_labels, labels_of, square_kernel
+from ncutils._validate import as_float64, features_and_labels, float64_where_it_lives, labels_of, square_kernel
 
 KernelValues = tuple[float, float, float]
 
@@ -22,16 +28,43 @@ def _one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(labels.max() + 1)[labels]
 
 
+@dataclass
+class _Moments:
+    """Per-sample reductions of features, computed where they live (see the module docstring)."""
+
+    counts: np.ndarray  # (C,) class sizes
+    means: np.ndarray  # (C, n) class means
+    global_mean: np.ndarray  # (n,) sample-weighted global mean μ_G
+    within_sq: float  # Σ_i ‖h_i − μ_{y_i}‖²
+    class_sq: np.ndarray  # (C, n) Σ_{i in c} (h_i − μ_c)²
+    scatter: np.ndarray | None  # (n, n) Σ_i (h_i − μ_{y_i})(h_i − μ_{y_i})ᵀ, when asked for
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return x.cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def _like(H: Any, a: np.ndarray) -> Any:
+    """``a`` in the array library and on the device of ``H``."""
+    if hasattr(H, "detach"):
+        import torch
+
+        return torch.as_tensor(a, device=H.device, dtype=torch.float64 if a.dtype.kind == "f" else None)
+    return a
+
+
+def _moments(H: Any, y: Any, *, min_per_class: int = 1, scatter: bool = False) -> _Moments:
+    H, labels, counts = features_and_labels(H, y, min_per_class=min_per_class)
+    onehot = _like(H, _one_hot(labels).astype(np.float64))
+    means = (onehot.T @ H) / _like(H, counts.astype(np.float64))[:, None]
+    dev = H - means[_like(H, labels)]
+    return _Moments(counts, _numpy(means), _numpy(H.mean(0)), float((dev**2).sum()), _numpy(onehot.T @ dev**2),
+                    _numpy(dev.T @ dev) if scatter else None)
+
+
 def class_means(H: Any, y: Any) -> np.ndarray:
     """Class means μ_c as rows, (C, n)."""
-    H, labels, counts = features_and_labels(H, y)
-    return (_one_hot(labels).T @ H) / counts[:, None]
-
-
-def _stats(H: Any, y: Any, min_per_class: int = 1):
-    H, labels, counts = features_and_labels(H, y, min_per_class=min_per_class)
-    means = (_one_hot(labels).T @ H) / counts[:, None]
-    return H, labels, counts, means, H - means[labels]
+    return _moments(H, y).means
 
 
 def _between_eig(centred_means: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,18 +88,17 @@ def _trace_between(centred_means: np.ndarray, C: int) -> float:
 # ----------------------------------------------------------------- NC1
 def nc1(H: Any, y: Any) -> float:
     """Papyan's NC1 = Tr(Σ_W Σ_B⁺)/C, Σ_B⁺ taken at its rank C−1 (float64, never negative)."""
-    H, labels, counts, means, dev = _stats(H, y)
-    C, N = len(counts), H.shape[0]
-    mu_G = H.mean(axis=0)
-    lam, V = _between_eig(means - mu_G, C)
-    within_along = np.sum((dev @ V.T) ** 2, axis=0) / N  # v_kᵀ Σ_W v_k
+    m = _moments(H, y, scatter=True)
+    C, N = len(m.counts), m.counts.sum()
+    lam, V = _between_eig(m.means - m.global_mean, C)
+    within_along = np.einsum("ki,ij,kj->k", V, m.scatter, V) / N  # v_kᵀ Σ_W v_k
     return max(0.0, float(np.sum(within_along / lam) / C))
 
 
 def nc1_trace_ratio(H: Any, y: Any) -> float:
     """Tr Σ_W / Tr Σ_B with Σ_W = (1/N)Σ(h−μ_c)(h−μ_c)ᵀ, Σ_B = (1/C)Σ(μ_c−μ_G)(μ_c−μ_G)ᵀ (paper B)."""
-    H, labels, counts, means, dev = _stats(H, y)
-    return float(np.sum(dev**2) / H.shape[0]) / _trace_between(means - H.mean(axis=0), len(counts))
+    m = _moments(H, y)
+    return m.within_sq / m.counts.sum() / _trace_between(m.means - m.global_mean, len(m.counts))
 
 
 def nc1_from_kernel(K: Any, y: Any, exact: bool = True) -> float:
@@ -100,16 +132,14 @@ def nc1_from_kernel(K: Any, y: Any, exact: bool = True) -> float:
 
 def nc1_std(H: Any, y: Any) -> float:
     """Official paper-A NC1: mean over classes and features of the within-class std (ddof 0)."""
-    H, labels, counts, means, dev = _stats(H, y, min_per_class=2)
-    var = (_one_hot(labels).T @ dev**2) / counts[:, None]
-    return float(np.mean(np.sqrt(var)))
+    m = _moments(H, y, min_per_class=2)
+    return float(np.mean(np.sqrt(m.class_sq / m.counts[:, None])))
 
 
 def nc1_rel(H: Any, y: Any) -> float:
     """Scale-free NC1 of paper A's extras: (‖H_2‖²/N) / (‖M̃‖²/C), M̃ centred by the mean of class means."""
-    H, labels, counts, means, dev = _stats(H, y, min_per_class=2)
-    centred = means - means.mean(axis=0)
-    return float(np.sum(dev**2) / H.shape[0]) / _trace_between(centred, len(counts))
+    m = _moments(H, y, min_per_class=2)
+    return m.within_sq / m.counts.sum() / _trace_between(m.means - m.means.mean(axis=0), len(m.counts))
 
 
 # ----------------------------------------------------------------- NC2, NC3, NC4
@@ -132,17 +162,17 @@ def nc2(H: Any, y: Any) -> float:
 
 def nc2_equinorm(H: Any, y: Any) -> float:
     """Papyan's equinorm: std_c ‖μ_c − μ_G‖ / mean_c ‖μ_c − μ_G‖."""
-    H, labels, counts, means, _ = _stats(H, y)
-    norms = np.linalg.norm(means - H.mean(axis=0), axis=1)
+    m = _moments(H, y)
+    norms = np.linalg.norm(m.means - m.global_mean, axis=1)
     return float(np.std(norms) / np.mean(norms))
 
 
 def nc2_equiangularity(H: Any, y: Any) -> float:
     """Papyan's equiangularity: mean over c ≠ c' of |cos(μ̃_c, μ̃_c') + 1/(C−1)| (0 for a simplex ETF)."""
-    H, labels, counts, means, _ = _stats(H, y)
-    Mt = means - H.mean(axis=0)
+    m = _moments(H, y)
+    Mt = m.means - m.global_mean
     U = Mt / np.linalg.norm(Mt, axis=1, keepdims=True)
-    C = len(counts)
+    C = len(m.counts)
     cos = (U @ U.T)[~np.eye(C, dtype=bool)]
     return float(np.mean(np.abs(cos + 1.0 / (C - 1))))
 
@@ -163,14 +193,22 @@ def nc3(H: Any, y: Any, W: Any) -> float:
 
 def nc4(H: Any, y: Any, W: Any, b: Any) -> float:
     """Fraction of samples where argmax(Wh + b) differs from the nearest class mean."""
-    H, labels, counts, means, _ = _stats(H, y)
-    W = _classifier(W, len(counts), H.shape[1])
+    m = _moments(H, y)
+    C, n = m.means.shape
+    W = _classifier(W, C, n)
     b = as_float64(b, "b").reshape(-1)
-    if b.shape != (len(counts),):
-        raise ValueError(f"b must have C = {len(counts)} entries, got {b.shape}")
-    net = np.argmax(H @ W.T + b, axis=1)
-    nearest = np.argmin(((H[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
-    return float(np.mean(net != nearest))
+    if b.shape != (C,):
+        raise ValueError(f"b must have C = {C} entries, got {b.shape}")
+    H = float64_where_it_lives(H, "H")
+    return nc4_disagreements(H, m.means, W, b) / H.shape[0]
+
+
+def nc4_disagreements(H: Any, means: np.ndarray, W: np.ndarray, b: np.ndarray) -> int:
+    """Number of rows of H (numpy, or torch on its device) whose argmax(Wh + b) is not the nearest
+    class mean (‖h − μ_c‖² compared as −2h·μ_c + ‖μ_c‖²)."""
+    net = (H @ _like(H, W).T + _like(H, b)).argmax(1)
+    nearest = (-2.0 * H @ _like(H, means).T + _like(H, (means**2).sum(axis=1))).argmin(1)
+    return int((net != nearest).sum())
 
 
 # ----------------------------------------------------------------- kernel statistics
@@ -243,11 +281,12 @@ def invariant_alpha(kernel_values: KernelValues, C: int, m: int) -> float:
 
 
 def _invariant_sides(W: Any, H: Any, y: Any, kernel_values: KernelValues) -> tuple[np.ndarray, np.ndarray]:
-    H, labels, counts, means, dev = _stats(H, y, min_per_class=2)
+    mo = _moments(H, y, min_per_class=2, scatter=True)
+    counts, means = mo.counts, mo.means
     if counts.min() != counts.max():
         raise ValueError("the invariant's class-mean formula needs equally many samples per class")
     C, m = len(counts), int(counts[0])
-    W = _classifier(W, C, H.shape[1])
+    W = _classifier(W, C, means.shape[1])
     kd, kc, kn = (float(v) for v in kernel_values)
     mu_s = kd - kc
     mu_c = mu_s + m * (kc - kn)
@@ -255,7 +294,7 @@ def _invariant_sides(W: Any, H: Any, y: Any, kernel_values: KernelValues) -> tup
         raise ValueError(f"kernel values {kernel_values} give non-positive eigenvalues μ_single={mu_s}, μ_class={mu_c}")
     alpha = invariant_alpha(kernel_values, C, m)
     h_bar = means.mean(axis=0)
-    rhs = m * means.T @ means / mu_c + dev.T @ dev / mu_s - alpha * C**2 * m * np.outer(h_bar, h_bar) / mu_c
+    rhs = m * means.T @ means / mu_c + mo.scatter / mu_s - alpha * C**2 * m * np.outer(h_bar, h_bar) / mu_c
     return W.T @ W, rhs
 
 

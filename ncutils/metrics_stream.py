@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ncutils.metrics import _between_eig, _trace_between
+from ncutils.metrics import _between_eig, _trace_between, nc4_disagreements
 
 Batches = Callable[[], Iterable[tuple[Any, Any]]]
 
@@ -81,11 +81,7 @@ class NCAccumulator:
         sq = (xp.as_tensor(onehot, device=H.device) if xp is not np else onehot).T @ dev**2
         self.sq_dev = sq if self.sq_dev is None else self.sq_dev + sq
         if W is not None:
-            Hn = H.cpu().numpy() if hasattr(H, "cpu") else H
-            Wn, bn = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
-            net = np.argmax(Hn @ Wn.T + bn, axis=1)
-            nearest = np.argmin(((Hn[:, None, :] - self.means[None]) ** 2).sum(axis=2), axis=1)
-            self.disagree += int(np.sum(net != nearest))
+            self.disagree += nc4_disagreements(H, self.means, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
         self.seen_second += len(labels)
 
     def result(self, W: Any = None) -> dict[str, float]:

@@ -96,9 +96,24 @@ def test_papyan_nc1_matches_explicit_pseudo_inverse() -> None:
     assert M.nc1(H, y) == pytest.approx(np.trace(Sw @ np.linalg.pinv(Sb, rcond=1e-10)) / 3, rel=1e-8)
 
 
-def test_torch_inputs_give_the_same_numbers() -> None:
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_inputs_are_reduced_on_their_device_and_give_the_same_numbers(device) -> None:
     H, y = sample(2, [5, 7, 6])
-    assert M.nc1(torch.tensor(H), torch.tensor(y)) == M.nc1(H, y)
+    W, b = np.random.default_rng(3).standard_normal((3, H.shape[1])), np.array([0.1, -0.2, 0.3])
+    Ht, yt = torch.tensor(H, dtype=torch.float32, device=device), torch.tensor(y, device=device)
+    H32 = Ht.double().cpu().numpy()  # the same float32 values, through numpy
+    for name in ("nc1", "nc1_trace_ratio", "nc1_std", "nc1_rel", "nc2", "nc2_equinorm", "nc2_equiangularity"):
+        assert getattr(M, name)(Ht, yt) == pytest.approx(getattr(M, name)(H32, y), rel=1e-12), name
+    assert M.nc3(Ht, yt, W) == pytest.approx(M.nc3(H32, y, W), rel=1e-12)
+    assert M.nc4(Ht, yt, torch.tensor(W, device=device), b) == M.nc4(H32, y, W, b)
+    np.testing.assert_allclose(M.class_means(Ht, yt), M.class_means(H32, y), rtol=1e-12)
+    balanced = np.repeat([0, 1, 2], 5)
+    kernel_values = (3.0, 1.0, 0.5)
+    np.testing.assert_allclose(M.invariant(W, Ht[:15], torch.tensor(balanced, device=device), kernel_values),
+                               M.invariant(W, H32[:15], balanced, kernel_values), rtol=1e-12, atol=1e-12)
 
 
 def test_block_stats_and_alignment() -> None:
