@@ -143,7 +143,7 @@ def _linear_factors(m: nn.Linear, u: torch.Tensor, g: torch.Tensor) -> list[Fact
 def _param_gradient(factor: Factor, weights: torch.Tensor) -> torch.Tensor:
     """Σ_a w_a Σ_i ∂f_a(x_i)/∂θ from the factor, flat (weight, then bias)."""
     if isinstance(factor, Dense):
-        return torch.einsum("a,iap->p", weights, factor.j)
+        return weights @ factor.j.sum(0)  # (sum over samples first: a contiguous reduction)
     gw = torch.einsum("a,iao->io", weights, factor.g)
     parts = [] if factor.u is None else [(gw.T @ factor.u).reshape(-1)]
     return torch.cat(parts + ([gw.sum(0)] if factor.bias else []))
@@ -196,24 +196,37 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     for a in range(n_out):
         for buffer, g in zip(grads, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=True, allow_unused=True)):
             buffer[:, a] = 0.0 if g is None else g
+    modules = [r[0] for r in records]
+    check = _AutogradCheck(f, modules)  # the last backward pass; the graph is freed here
+    inputs = [r[1].detach() for r in records]
+    del f, outputs, records
     builders = {nn.Linear: _linear_factors, nn.Conv2d: _conv_factors, nn.BatchNorm1d: _batchnorm_factors,
                 nn.BatchNorm2d: _batchnorm_factors}
-    per_layer = [builders[type(m)](m, u.detach(), g) for (m, u, _, _), g in zip(records, grads)]
-    del grads
-    _check_against_autograd(f, [r[0] for r in records], per_layer)
-    return [factor for factors in per_layer for factor in factors]
+    factors: list[Factor] = []
+    for module in modules:  # each layer's gradients are dropped once its factors are built
+        layer = builders[type(module)](module, inputs.pop(0), grads.pop(0))
+        check.compare(module, layer)
+        factors += layer
+    return factors
 
 
-def _check_against_autograd(f: torch.Tensor, modules: list[nn.Module], per_layer: list[list[Factor]]) -> None:
-    weights = torch.linspace(1.0, 2.0, f.shape[1], dtype=f.dtype, device=f.device)
-    params = [[getattr(m, name) for name in ("weight", "bias") if _trainable(m, name)] for m in modules]
-    grads = iter(torch.autograd.grad((f * weights).sum(), [p for ps in params for p in ps], allow_unused=True))
-    tol = 1e-10 if f.dtype == torch.float64 else 1e-4  # relative to Σ‖terms‖, the scale of rounding errors
-    for module, ps, factors in zip(modules, params, per_layer):
-        reference = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
-        error = float(torch.linalg.vector_norm(reference - torch.cat([_param_gradient(fc, weights) for fc in factors])))
-        scale = sum(_norm_bound(fc, weights) for fc in factors)
-        if error > tol * max(scale, 1e-30):
+class _AutogradCheck:
+    """Autograd's gradient of Σ_a w_a Σ_i f_a(x_i) for each layer's parameters, compared with the
+    same sum from the layer's factors (relative to Σ‖terms‖, the scale of rounding errors)."""
+
+    def __init__(self, f: torch.Tensor, modules: list[nn.Module]) -> None:
+        self.weights = torch.linspace(1.0, 2.0, f.shape[1], dtype=f.dtype, device=f.device)
+        params = [[getattr(m, name) for name in ("weight", "bias") if _trainable(m, name)] for m in modules]
+        grads = iter(torch.autograd.grad((f * self.weights).sum(), [p for ps in params for p in ps], allow_unused=True))
+        self.reference = [torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
+                          for ps in params]
+        self.tol = 1e-10 if f.dtype == torch.float64 else 1e-4
+
+    def compare(self, module: nn.Module, factors: list[Factor]) -> None:
+        reference = self.reference.pop(0)
+        error = float(torch.linalg.vector_norm(reference - torch.cat([_param_gradient(fc, self.weights) for fc in factors])))
+        scale = sum(_norm_bound(fc, self.weights) for fc in factors)
+        if error > self.tol * max(scale, 1e-30):
             raise NotLayerwise(f"the layer-wise gradient of a {type(module).__name__} layer differs from autograd's "
                                f"by {error:.1e} (scale {scale:.1e}): one of its parameters is used outside the layer")
 
