@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ncutils import metrics as M
-from ncutils.data.images import balanced_batches, load_offline, train_test_split_per_class
+from ncutils.data.images import balanced_batches, load_train_test
 from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
 from ncutils.sweep import Diverged, Grid
@@ -96,8 +96,7 @@ def run_config(config: dict[str, Any], workdir: Path) -> dict[str, Any]:
         raise ValueError(f"unknown config key(s) {unknown}: allowed {sorted(CONFIG_KEYS)}")
     cfg = {**DEFAULTS, **config}
     torch.manual_seed(cfg["seed"])
-    train, test = train_test_split_per_class(load_offline(cfg["data"]), cfg["train_per_class"], cfg["test_per_class"],
-                                             cfg["seed"])
+    train, test = load_train_test(cfg["data"], cfg["train_per_class"], cfg["test_per_class"], cfg["seed"])
     C = int(train.y.max()) + 1
     xtr, ytr = torch.as_tensor(train.x), torch.as_tensor(train.y)
     test_t = (torch.as_tensor(test.x), torch.as_tensor(test.y))
