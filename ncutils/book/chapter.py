@@ -114,10 +114,11 @@ class Chapter:
         statement: str,
         *,
         source: str,
-        value: float,
+        value: float | None,
         op: str,
         bound: Any,
         not_expected: dict[str, str] | None = None,
+        no_data: str | None = None,
         **extra: Any,
     ) -> Claim:
         """State a claim; it holds when ``value op bound`` (``op`` in <=, <, >=, >, ==, in).
@@ -125,28 +126,33 @@ class Chapter:
         ``source`` is ``paper`` (the paper's statement), ``derived`` (our derivation),
         ``extension`` (beyond the paper) or ``official-code`` (behaviour of the official code).
         ``not_expected`` maps a profile to the reason the claim may fail there.
+        ``value=None`` with ``no_data`` (why, e.g. "no run in this group") states a claim that had
+        nothing to measure: it never holds; status ``no data`` where excused, else ``fails``.
         """
         if source not in SOURCES:
             raise ValueError(f"claim {id!r}: source {source!r} must be one of {SOURCES}")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"claim id {id!r} used twice in chapter {self.name}")
-        holds = evaluate(value, op, bound)
+        if (value is None) != (no_data is not None):
+            raise ValueError(f"claim {id!r}: pass no_data (why there is nothing to measure) exactly when value is None")
         reason = (not_expected or {}).get(self.profile)
         c = Claim(
             chapter=self.name,
             id=id,
             statement=statement,
             source=source,
-            value=float(value),
+            value=None if value is None else float(value),
             op=op,
             bound=tuple(float(b) for b in bound) if op == "in" else bound,
-            holds=holds,
+            holds=value is not None and evaluate(value, op, bound),
             profile=self.profile,
             not_expected=reason,
             extra={k: _plain(v) for k, v in extra.items()},
+            no_data=no_data,
         )
         self.claims.append(c)
-        print(f"[{c.status.upper():>12}] {id}: {statement} | measured {c.value:.4g} {c.threshold()}")
+        measured = c.measured() if c.no_data else f"measured {c.measured()}"
+        print(f"[{c.status.upper():>12}] {id}: {statement} | {measured}, needs {c.threshold()}")
         return c
 
     def summary(self):
@@ -159,7 +165,7 @@ class Chapter:
                     "claim": c.id,
                     "statement": c.statement,
                     "source": c.source,
-                    "measured": f"{c.value:.4g}",
+                    "measured": c.measured(),
                     "threshold": c.threshold(),
                     "status": c.status + (f" ({c.not_expected})" if c.not_expected and not c.holds else ""),
                 }
@@ -176,7 +182,7 @@ class Chapter:
             save_claims(self.claims, Path(path))
         failed = [c for c in self.claims if c.status == "fails"]
         if failed:
-            lines = "; ".join(f"{c.id}: measured {c.value:.4g}, needs {c.threshold()}" for c in failed)
+            lines = "; ".join(f"{c.id}: measured {c.measured()}, needs {c.threshold()}" for c in failed)
             raise ClaimsFailed(f"{len(failed)} claim(s) of {self.name} failed at profile {self.profile}: {lines}")
         return self.summary()
 

