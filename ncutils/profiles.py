@@ -57,7 +57,7 @@ PROFILES: dict[str, dict[str, dict[str, object]]] = {
                 "train_per_class": 150, "test_per_class": 20},
         # the paper's figure: ResNet20 on the full MNIST, 400 epochs, probes every epoch; init and lr are ours
         "paper": {"model": "resnet20", "data": "mnist", "init": "flax", "lr": 0.1, "epochs": 400,
-                  "probe_every": 1, "train_per_class": 5412, "test_per_class": 892},
+                  "probe_every": 1, "train_per_class": 5412, "test_per_class": 892, "device": "auto"},
     },
     "a07_nc_vs_invariant": {  # the runs themselves: ncutils.train.paper_a.SWEEPS[profile] (paper: the official
         # grid of architectures × data sets × 3 inits, with our choice of learning rates PAPER_LRS)

@@ -103,6 +103,18 @@ def test_chunk_sizes_give_identical_kernels(model_and_inputs, method) -> None:
                                    cross, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["layerwise", "jacobian"])
+def test_output_chunks_give_identical_kernels(model_and_inputs, method) -> None:
+    model, x = model_and_inputs
+    diagonal = empirical_ntk(model, x, outputs="diagonal", method=method)
+    trace = empirical_ntk(model, x[:3], x[2:], outputs="trace", method=method)
+    for k in (1, 2):
+        torch.testing.assert_close(empirical_ntk(model, x, outputs="diagonal", output_chunk_size=k, chunk_size=3,
+                                                 method=method), diagonal, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(empirical_ntk(model, x[:3], x[2:], outputs="trace", output_chunk_size=k,
+                                                 method=method), trace, rtol=1e-12, atol=1e-12)
+
+
 def test_frozen_parameters_are_left_out() -> None:
     torch.manual_seed(4)
     x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
@@ -174,3 +186,5 @@ def test_bad_input() -> None:
         empirical_ntk(model, x, chunk_size=1)
     with pytest.raises(ValueError, match="method"):
         empirical_ntk(model, x, method="fast")
+    with pytest.raises(ValueError, match="output_chunk_size"):
+        empirical_ntk(model, x, outputs="full", output_chunk_size=1)

@@ -60,6 +60,16 @@ def test_probe_keys_and_resume_equals_uninterrupted(tmp_path, monkeypatch) -> No
     assert resumed["train_accuracy"] == full["train_accuracy"]
 
 
+def test_probe_by_groups_of_outputs_gives_the_same_history(tmp_path) -> None:
+    torch.set_num_threads(1)
+    whole = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2}, tmp_path / "a")
+    grouped = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "probe_output_chunk": 3}, tmp_path / "b")
+    for rec_w, rec_g in zip(whole["history"], grouped["history"]):
+        for key in ("gamma_dist_to_Y", "kappa_dist_to_Y", "alpha", "invariant_alignment", "NC1"):
+            assert rec_g[key] == pytest.approx(rec_w[key], rel=1e-6), key
+    assert whole["device"] == "cpu"
+
+
 def test_unknown_config_key_is_rejected(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown config key"):
         paper_a.run_config({**CONFIG, "optimizer": "adam"}, tmp_path)
@@ -90,6 +100,7 @@ def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
         assert set(c) <= paper_a.CONFIG_KEYS and c["data"] in DATASETS
         assert c["epochs"] == 400 and c["probe_every"] == 1
         assert {**paper_a.DEFAULTS, **c}["batch_per_class"] == 12
+        assert c["device"] == "auto"  # CUDA when available
     for model, data in OFFICIAL_RUNS:  # one build per architecture and input shape (no data needed)
         net = build_model(model, in_shape=IMAGE_SHAPES[data], init="torch", seed=0).eval()
         x = torch.rand(2, *IMAGE_SHAPES[data])

@@ -135,6 +135,7 @@ def empirical_ntk(
     outputs: str = "full",
     output_fn: OutputFn | None = None,
     chunk_size: int | None = None,
+    output_chunk_size: int | None = None,
     method: str = "auto",
 ) -> torch.Tensor:
     """The empirical NTK of ``model`` (all trainable parameters, BatchNorm in eval mode).
@@ -142,16 +143,31 @@ def empirical_ntk(
     Shapes: ``full`` (N1, N2, O, O), ``trace`` (N1, N2) = Σ_a Θ_aa, ``diagonal`` (N1, N2, O) = Θ_aa.
     ``output_fn(model, x)`` selects what is differentiated (default ``model(x)``), e.g.
     ``lambda m, x: m.features(x)`` for the feature kernel Θ^h. ``chunk_size`` bounds the samples
-    whose factors are held at once; ``method`` picks the engine (see the module docstring).
-    Computed on the device and in the dtype of the model.
+    whose factors are held at once; ``output_chunk_size`` (``diagonal`` and ``trace`` only, whose
+    outputs do not couple) bounds the output coordinates, one forward pass per group of them.
+    ``method`` picks the engine (see the module docstring). Computed on the device and in the
+    dtype of the model.
     """
     _check_arguments(outputs, method, chunk_size)
     if x2 is not None and x2.shape[1:] != x1.shape[1:]:
         raise ValueError(f"x1 and x2 must have the same sample shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}")
+    if output_chunk_size is not None and (outputs == "full" or output_chunk_size < 1):
+        raise ValueError(f"output_chunk_size={output_chunk_size} needs outputs='diagonal' or 'trace' and a value >= 1 "
+                         "(the full kernel couples every pair of outputs: bound its memory with chunk_size)")
+    forward = output_fn or (lambda m, xb: m(xb))
     was_training = model.training
     model.eval()
     try:
-        return _kernel(_factor_fn(model, output_fn, method), x1, x2, outputs, chunk_size).detach()
+        groups: list[slice | None] = [None]
+        if output_chunk_size is not None:
+            with torch.no_grad():
+                n_out = forward(model, x1[:1]).reshape(1, -1).shape[1]
+            groups = [slice(a, min(a + output_chunk_size, n_out)) for a in range(0, n_out, output_chunk_size)]
+        parts = []
+        for group in groups:
+            fn = forward if group is None else (lambda m, xb, g=group: forward(m, xb).reshape(xb.shape[0], -1)[:, g])
+            parts.append(_kernel(_factor_fn(model, fn, method), x1, x2, outputs, chunk_size).detach())
+        return torch.cat(parts, dim=-1) if outputs == "diagonal" else sum(parts)
     finally:
         model.train(was_training)
 
@@ -176,10 +192,11 @@ def feature_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None =
     return empirical_ntk(model, x1, x2, outputs=outputs, output_fn=output_fn, chunk_size=chunk_size, method=method)
 
 
-def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None,
+def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None, output_chunk_size: int | None = None,
               method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Per-output and per-feature diagonal kernels (N, N, C) and (N, N, n) of a model with
-    ``.features`` and ``.classifier``, from one Jacobian of [f(x), h(x)] per sample (paper A's probe)."""
+    ``.features`` and ``.classifier``, from the factors of [f(x), h(x)] per sample (paper A's probe);
+    ``chunk_size`` and ``output_chunk_size`` bound memory as in :func:`empirical_ntk`."""
     if not (hasattr(model, "features") and hasattr(model, "classifier")):
         raise ValueError("ntk_probe needs a model with .features and .classifier")
     n_out = model.classifier.out_features
@@ -188,5 +205,6 @@ def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = Non
         h = m.features(xb)
         return torch.cat([m.classifier(h), h], dim=1)
 
-    K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size, method=method)
+    K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size,
+                      output_chunk_size=output_chunk_size, method=method)
     return K[..., :n_out], K[..., n_out:]

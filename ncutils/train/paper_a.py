@@ -21,14 +21,19 @@ import torch
 
 from ncutils import metrics as M
 from ncutils.data.images import RESIZED_32, balanced_batches, load_train_test
+from ncutils.device import default_device
 from ncutils.kernels import ntk_probe
 from ncutils.models import INITS, build_model
 from ncutils.sweep import Diverged, Grid
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
-                         "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths"})
+                         "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
+                         "device", "probe_output_chunk"})
+# device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.device); probe_output_chunk: output
+# coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound)
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
-                            "widths": None}
+                            "widths": None, "device": "cpu", "probe_output_chunk": None}
+EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
                  "invariant_norm", "invariant_alignment", "H1_norm", "H2_norm", "global_mean_norm", "NC1", "NC2", "NC3")
 
@@ -47,18 +52,25 @@ def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=0.1)
 
 
+def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Outputs of ``model`` (eval mode, no gradients) on ``x``, ``EVAL_BATCH`` samples at a time."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+
+
 def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
-          keep_kernels: bool = False) -> dict[str, Any]:
-    """Official metrics and extras on a class-sorted balanced batch (eval mode)."""
+          keep_kernels: bool = False, output_chunk: int | None = None) -> dict[str, Any]:
+    """Official metrics and extras on a class-sorted balanced batch (eval mode), kernels on the model's device."""
     model.eval()
     with torch.no_grad():
         out = model(x)
-        H = model.features(x).double().numpy()
-        test_out = model(test[0])
-    theta, theta_h = ntk_probe(model, x)
-    theta = theta.permute(2, 0, 1).double().numpy()  # (C, N, N)
-    theta_h = theta_h.permute(2, 0, 1).double().numpy()  # (n, N, N)
-    yn = y.numpy()
+        H = model.features(x).double().cpu().numpy()
+    test_out = predict(model, test[0])
+    theta, theta_h = ntk_probe(model, x, output_chunk_size=output_chunk)
+    theta = theta.permute(2, 0, 1).double().cpu().numpy()  # (C, N, N)
+    theta_h = theta_h.permute(2, 0, 1).double().cpu().numpy()  # (n, N, N)
+    yn = y.cpu().numpy()
     gamma = M.block_stats_official(theta, yn)
     kappa = M.block_stats_official(theta_h, yn)
     W = model.classifier.weight.detach().double().numpy()
@@ -95,20 +107,21 @@ def run_config(config: dict[str, Any], workdir: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown}: allowed {sorted(CONFIG_KEYS)}")
     cfg = {**DEFAULTS, **config}
+    device = default_device() if cfg["device"] == "auto" else torch.device(cfg["device"])
     torch.manual_seed(cfg["seed"])
     train, test = load_train_test(cfg["data"], cfg["train_per_class"], cfg["test_per_class"], cfg["seed"])
     C = int(train.y.max()) + 1
-    xtr, ytr = torch.as_tensor(train.x), torch.as_tensor(train.y)
-    test_t = (torch.as_tensor(test.x), torch.as_tensor(test.y))
+    xtr, ytr = torch.as_tensor(train.x, device=device), torch.as_tensor(train.y, device=device)
+    test_t = (torch.as_tensor(test.x, device=device), torch.as_tensor(test.y, device=device))
     model = build_model(cfg["model"], n_classes=C, in_shape=tuple(train.x.shape[1:]), init=cfg["init"],
-                        seed=cfg["seed"], widths=cfg["widths"])
+                        seed=cfg["seed"], widths=cfg["widths"]).to(device)
     opt, sched = _optimizer(model, cfg["lr"], cfg["weight_decay"], cfg["epochs"])
     Path(workdir).mkdir(parents=True, exist_ok=True)
     ckpt = Path(workdir) / "checkpoint.pt"
     history: list[dict[str, Any]] = []
     start, resumed_from = 0, None
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -128,7 +141,8 @@ def run_config(config: dict[str, Any], workdir: Path) -> dict[str, Any]:
             sched.step()
         if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
-            rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]))
+            rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
+                        output_chunk=cfg["probe_output_chunk"])
             if not np.isfinite(rec["loss"]):
                 raise Diverged(f"probe loss is {rec['loss']} at epoch {epoch}")
             history.append({"epoch": epoch, **rec})
@@ -137,11 +151,9 @@ def run_config(config: dict[str, Any], workdir: Path) -> dict[str, Any]:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "history": history, "epoch": epoch + 1}, tmp)
             tmp.replace(ckpt)
-    with torch.no_grad():
-        model.eval()
-        train_acc = float((model(xtr).argmax(1) == ytr).double().mean())
+    train_acc = float((predict(model, xtr).argmax(1) == ytr).double().mean())
     return {"history": history, "train_accuracy": train_acc, "resumed_from": resumed_from,
-            "n_parameters": sum(p.numel() for p in model.parameters())}
+            "n_parameters": sum(p.numel() for p in model.parameters()), "device": str(device)}
 
 
 PAPER_LRS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]  # our choice (notes §4): the paper's grid is unknown
@@ -165,8 +177,11 @@ SWEEPS: dict[str, dict[str, dict[str, Any]]] = {
             "resnet": dict(model="resnet8_w8", data="mnist5k_14", epochs=100, probe_every=25, train_per_class=400,
                            test_per_class=100, lrs=[0.03, 0.3])},
     # the official grid: 400 epochs, metrics every epoch (EPOCH_STEP = 1), batches of 12 per class
+    # on CUDA when available; the probe holds the Jacobian factors of 120 samples × a group of outputs
+    # (VGG's ~10 M parameters: 4 outputs ≈ 20–30 GB in float32; the others ≤ 0.3 M parameters)
     "paper": {f"{model}-{data}": dict(model=model, data=data, epochs=400, probe_every=1,
-                                      **PAPER_SIZES[RESIZED_32.get(data, data)], lrs=PAPER_LRS)
+                                      **PAPER_SIZES[RESIZED_32.get(data, data)], lrs=PAPER_LRS, device="auto",
+                                      probe_output_chunk=4 if model.startswith("vgg") else 32)
               for model, data in PAPER_RUNS},
 }
 
