@@ -43,6 +43,7 @@ epochs = None  # training epochs
 probe_every = None  # epochs between kernel probes
 train_per_class = None  # training samples per class
 test_per_class = None  # test samples per class
+device = None  # "cpu", "cuda" or "auto" (CUDA when available; the paper profile)
 
 # %%
 import time
@@ -56,7 +57,8 @@ from ncutils.sweep import Grid, run_grid
 from ncutils.train.paper_a import CONFIG_KEYS
 
 ch = start("a06_ntk_block_structure", profile=profile, seed=seed, model=model, data=data, init=init, lr=lr,
-           epochs=epochs, probe_every=probe_every, train_per_class=train_per_class, test_per_class=test_per_class)
+           epochs=epochs, probe_every=probe_every, train_per_class=train_per_class, test_per_class=test_per_class,
+           device=device)
 config = {**ch.cfg, "seed": seed}
 t0 = time.perf_counter()
 result = run_grid(Grid("a06_ntk_block_structure", "ncutils.train.paper_a:run_config", [config], CONFIG_KEYS),

@@ -52,9 +52,9 @@ PROFILES: dict[str, dict[str, dict[str, object]]] = {
     },
     "a06_ntk_block_structure": {
         "smoke": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 40, "probe_every": 20,
-                  "train_per_class": 150, "test_per_class": 20},
+                  "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
         "cpu": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 1500, "probe_every": 250,
-                "train_per_class": 150, "test_per_class": 20},
+                "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
         # the paper's figure: ResNet20 on the full MNIST, 400 epochs, probes every epoch; init and lr are ours
         "paper": {"model": "resnet20", "data": "mnist", "init": "flax", "lr": 0.1, "epochs": 400,
                   "probe_every": 1, "train_per_class": 5412, "test_per_class": 892, "device": "auto"},
