@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for k, spec in enumerate(plan(args.quick)):
             spec["kernel_file"] = str(Path(tmp) / f"{k}.npy")
-            t0 = time.perf_counter()
+            t0, load = time.perf_counter(), os.getloadavg()[0]
             result = run_one(spec, args.timeout)
             model, _ = build(spec["workload"], torch.float32)
             params = sum(p.numel() for p in model.parameters())
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
             row.update(seconds=result["seconds"], peak_mb=result["peak_mb"], params=params,
                        jacobian_chunk_mb=held * n_out * params * (4 if spec["dtype"] == "float32" else 8) / 2**20,
                        gflops=nominal_gflop(spec["workload"], params) / result["seconds"],
-                       matmul_peak_gflops=result.get("matmul_peak_gflops", np.nan), note=result["note"])
+                       matmul_peak_gflops=result.get("matmul_peak_gflops", np.nan), load_before=load, note=result["note"])
             group = (spec["workload"], spec["dtype"])
             if Path(spec["kernel_file"]).exists():
                 kernel = np.load(spec["kernel_file"])
