@@ -14,7 +14,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from ncutils.sweep import Grid, _local_cluster_client, run_grid
+from ncutils.sweep import Grid, local_cluster, run_grid
 from ncutils.train import fc2
 from ncutils.versioning import REPO_DIR
 
@@ -29,7 +29,7 @@ def _fc2(config: dict) -> dict:
 
 
 def main() -> None:
-    client, cluster = _local_cluster_client(2)
+    client, cluster = local_cluster(2)
     try:
         client.gather(client.map(lambda i: i, range(20)))  # warm up
         t0 = time.perf_counter()

@@ -20,9 +20,13 @@ Everything is float64; ∇_Σ is analytic. A stage that does not converge is rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import NoConvergence, newton_krylov
+
+if TYPE_CHECKING:
+    from ncutils.sweep import Grid
 
 VARIANTS = ("code", "theory")
 SCHEDULE: tuple[float, ...] = tuple(float(c) for c in
@@ -151,3 +155,19 @@ def run_config(config: dict, workdir=None) -> dict:
             "step0_vs_nngp": float(np.abs(res.kernels[0] - EoSParameters().sigma_a2 * nngp).max()),
             "converged": res.converged, "failure": res.failure, "max_residual": max(res.residuals),
             "stages_done": len(res.kernels) - 1}
+
+
+def adaptive_grid(profile: str, seed: int = 0) -> Grid:
+    """The adaptive-kernel grid that chapter b07 runs at ``profile`` (its knobs from ncutils.profiles):
+    the ``code`` variant for every N × d0 × repeat, then at the smallest N the label-permuted
+    ``code`` runs and the ``theory`` runs."""
+    from ncutils.profiles import chapter_profile
+    from ncutils.sweep import Grid
+
+    k = chapter_profile("b07_adaptive_kernel", profile)
+    n0 = k["n_values"][0]
+    configs = [{"N": N, "d0": d0, "rep": seed + r, "variant": "code"}
+               for N in k["n_values"] for d0 in k["d0_values"] for r in range(k["repeats"])]
+    configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "code", "permute_labels": True} for d0 in k["d0_values"]]
+    configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "theory"} for d0 in k["theory_d0_values"]]
+    return Grid("b07_adaptive_kernel", "ncutils.adaptive:run_config", configs, CONFIG_KEYS)

@@ -16,6 +16,7 @@ GRIDS: dict[str, str] = {
     "demo": "ncutils.grids:demo_grid",
     "a07_nc_vs_invariant": "ncutils.train.paper_a:sweep_grid",
     "b06_trained_fcn": "ncutils.train.fc2:balanced_grid",
+    "b07_adaptive_kernel": "ncutils.adaptive:adaptive_grid",
     "b08_imbalanced": "ncutils.train.fc2:imbalanced_grid",
 }
 

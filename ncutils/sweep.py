@@ -8,9 +8,9 @@ again and a grid computed elsewhere can be rendered from the store. ``workdir`` 
 retries: a task that checkpoints there resumes after its worker died. A task that raises
 :class:`Diverged` is recorded as diverged, any other exception as failed; nothing is dropped.
 
-Clients: ``None`` starts a ``LocalCluster`` sized to the machine (processes, one thread each);
-``"serial"`` runs in this process; a ``tcp://`` address connects to a running scheduler; a
-``distributed.Client`` is used as it is (e.g. one on a dask-jobqueue cluster, see
+Clients: ``None`` starts a ``LocalCluster`` sized to the machine (processes, one thread each, see
+:func:`local_cluster`); ``"serial"`` runs in this process; a ``tcp://`` address connects to a running
+scheduler; a ``distributed.Client`` is used as it is (e.g. one on a dask-jobqueue cluster, see
 :func:`jobqueue_client`).
 
 CLI: ``python -m ncutils.sweep run NAME --profile P [--scheduler ADDR | --jobqueue FILE.yaml]
@@ -19,6 +19,7 @@ CLI: ``python -m ncutils.sweep run NAME --profile P [--scheduler ADDR | --jobque
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import json
@@ -28,10 +29,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ncutils._json import plain
 from ncutils.versioning import REPO_DIR, code_version, config_hash
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
 
 DEFAULT_STORE = REPO_DIR / "data" / "store"
 STATUSES = ("ok", "failed", "diverged")
@@ -167,12 +171,37 @@ def execute(task: str, config: dict[str, Any], store_root: str, workdirs: str, f
     return record
 
 
-def _local_cluster_client(workers: int | None):
+# The environment the LocalCluster's worker processes start with (Dask's nanny "pre-spawn" environment,
+# set before the interpreter starts, as BLAS and glibc read it only then): one OpenMP/BLAS thread per
+# worker, and glibc's own malloc tuning. ``None`` removes Dask's default MALLOC_TRIM_THRESHOLD_=65536,
+# which also switches off glibc's adaptive mmap threshold, so that every allocation over 128 KiB is a
+# fresh mmap: it doubled the CPU time of chapter b06's network training (book/scaling.md). As in Dask,
+# a variable already set in this process's environment wins over these values.
+WORKER_ENV: dict[str, str | None] = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                                     "MALLOC_TRIM_THRESHOLD_": None}
+# Dask settings of the LocalCluster: its periodic work that takes CPU and the GIL from the runs for what a
+# cluster without dashboard never shows (the statistical profiler samples every thread's stack every 10 ms,
+# the system monitor runs every 500 ms, the event-loop health check every 20 ms) or needs less often (the
+# memory limits, checked every 100 ms). It made the smoke runs of chapter a07 11 % slower than in a plain
+# process pool; 4 % remain with these settings (book/scaling.md).
+CLUSTER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                                  "distributed.admin.system-monitor.interval": "2s",
+                                  "distributed.worker.memory.monitor-interval": "1s"}
+
+
+def local_cluster(workers: int | None = None) -> tuple[Client, LocalCluster]:
+    """A ``(client, cluster)`` pair on a new LocalCluster of ``workers`` single-threaded worker processes
+    (default: the machine's cores, at most 8) started with :data:`WORKER_ENV` and :data:`CLUSTER_CONFIG`;
+    close the client, then the cluster."""
+    import dask
     from distributed import Client, LocalCluster
 
     n = workers or max(1, min(len(os.sched_getaffinity(0)), 8))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=40, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
+    with dask.config.set({**CLUSTER_CONFIG, **env}):  # read when the scheduler, nannies and workers start
+        # config: a copy for the workers the nannies restart (they would share the global one, which this block restores)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40,
+                               config=copy.deepcopy(dask.config.config))
     return Client(cluster), cluster
 
 
@@ -228,7 +257,7 @@ def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, clien
 
         own = None
         if client is None:
-            client, own = _local_cluster_client(workers)
+            client, own = local_cluster(workers)
         elif isinstance(client, str):
             client = connect(client)
         try:

@@ -1,11 +1,17 @@
-"""ncutils.adaptive: gradient, NNGP start, label (in)dependence of the two variants."""
+"""ncutils.adaptive: gradient, NNGP start, label (in)dependence of the two variants, the registered grid."""
 
 from __future__ import annotations
+
+import ast
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from ncutils.adaptive import erf_kernel, grad_trace, solve_adaptive_kernel
+from ncutils.adaptive import adaptive_grid, erf_kernel, grad_trace, solve_adaptive_kernel
+from ncutils.grids import build_grid
+from ncutils.profiles import PROFILE_NAMES, chapter_profile
+from ncutils.versioning import REPO_DIR
 from ncutils.data.gaussian import gaussian_mixture
 from ncutils.kernels import nngp_fc2
 from ncutils.metrics import nc1_from_kernel
@@ -42,3 +48,18 @@ def test_bad_input() -> None:
         solve_adaptive_kernel(np.zeros((4, 2)), np.zeros(4), "magic")
     with pytest.raises(ValueError, match="need X"):
         solve_adaptive_kernel(np.zeros((4, 2)), np.zeros(3))
+
+
+def test_registered_grid_is_the_one_chapter_b07_runs() -> None:
+    # the chapter builds its configurations inline: run those statements and compare
+    tree = ast.parse((REPO_DIR / "chapters" / "b07_adaptive_kernel.py").read_text())
+    statements = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AugAssign))
+                  and any(isinstance(t, ast.Name) and t.id in ("N0", "ak_configs")
+                          for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+    assert len(statements) == 4, "chapter b07 no longer builds N0 and ak_configs in four statements"
+    for profile in PROFILE_NAMES:
+        for seed in (0, 3):
+            namespace = {"cfg": SimpleNamespace(**chapter_profile("b07_adaptive_kernel", profile)), "seed": seed}
+            exec(compile(ast.Module(statements, type_ignores=[]), "b07_adaptive_kernel.py", "exec"), namespace)
+            assert adaptive_grid(profile, seed).configs == namespace["ak_configs"]
+        assert build_grid("b07_adaptive_kernel", profile).configs == adaptive_grid(profile).configs

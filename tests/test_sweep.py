@@ -1,4 +1,5 @@
-"""ncutils.sweep on a real Dask LocalCluster: same results as serial, resume after SIGKILL, store, bad input."""
+"""ncutils.sweep on a real Dask LocalCluster: same results as serial, resume after SIGKILL, store, bad input,
+the workers' environment."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import pytest
 
 from ncutils.grids import DEMO_KEYS, build_grid, demo_task
-from ncutils.sweep import Grid, ResultStore, SweepError, connect, run_grid
+from ncutils.sweep import CLUSTER_CONFIG, WORKER_ENV, Grid, ResultStore, SweepError, connect, local_cluster, run_grid
 
 
 def demo(configs, name="demo-test") -> Grid:
@@ -19,10 +20,7 @@ def demo(configs, name="demo-test") -> Grid:
 
 @pytest.fixture(scope="module")
 def cluster_client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
-    client = Client(cluster)
+    client, cluster = local_cluster(2)  # the cluster run_grid starts by default
     yield client
     client.close()
     cluster.close()
@@ -85,3 +83,30 @@ def test_bad_input_gives_clear_errors(tmp_path) -> None:
         build_grid("nope", "cpu")
     with pytest.raises(SweepError, match="cannot import task"):
         run_grid(Grid("g", "ncutils.grids:no_such_task", [{}]), store=tmp_path / "s", client="serial")
+
+
+def test_local_cluster_workers_start_single_threaded_with_default_malloc_and_quiet_settings(cluster_client) -> None:
+    def environment() -> dict:
+        import dask
+        from threadpoolctl import threadpool_info
+
+        return {"env": {k: os.environ.get(k) for k in WORKER_ENV}, "blas_threads": [i["num_threads"] for i in threadpool_info()],
+                "config": {k: dask.config.get(k) for k in CLUSTER_CONFIG}}
+
+    killed = next(iter(cluster_client.run(os.getpid).values()))
+    os.kill(killed, signal.SIGKILL)  # its nanny restarts it: with the same environment and settings?
+    deadline = time.monotonic() + 60
+    while len(pids := set(cluster_client.run(os.getpid, on_error="ignore").values()) - {killed}) < 2 \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(pids) == 2, "the killed worker was not restarted"
+    workers = list(cluster_client.run(environment).values())
+    assert len(workers) == 2
+    for w in workers:
+        # Dask's default MALLOC_TRIM_THRESHOLD_ made every large allocation an mmap (2x slower training)
+        assert w["env"] == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                            "MALLOC_TRIM_THRESHOLD_": None}
+        assert w["blas_threads"] and set(w["blas_threads"]) == {1}
+        assert w["config"] == {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+                               "distributed.admin.system-monitor.interval": "2s",
+                               "distributed.worker.memory.monitor-interval": "1s"}
