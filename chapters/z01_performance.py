@@ -47,8 +47,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
 from ncutils.book import start
+from ncutils.kernels.layerwise import output_gradient_numel
+from ncutils.models import build_model
 from ncutils.versioning import REPO_DIR
 
 ch = start("z01_performance", profile=profile, seed=seed, table=table)
@@ -88,9 +91,15 @@ plt.show()
 # error). `gflops` is the nominal work of the dense Jacobian contraction, 2·N²·O²·P (2·N²·O·P for
 # the probe's diagonal kernels), over the time: the same numerator for every implementation, so
 # the layer-wise engine can exceed the machine's matrix-multiply peak (it does less work).
-# Bounded chunks: with `chunk_size=c` the engine holds the factors of at most c samples; the
+# Bounded chunks: with `chunk_size=c` the engine works on c samples at a time. While it builds
+# their factors it holds, beside them, the gradient g of every layer's output for every output
+# coordinate (the backward passes' results), which for ResNet20 is larger than the Jacobian
+# itself: 14.8 MB against 10.4 MB per sample in float32 (computed below from the model). The
 # claims check that the kernel does not change (≤ 1e-6 relative) and that the peak memory stays
-# within the Jacobian of c samples plus a margin for the backward passes.
+# within one chunk's Jacobian plus one chunk's output gradients, so that it falls in proportion
+# to c. (Building the factors one output coordinate at a time, so that only one coordinate's
+# gradients are held, lowered the peak to 1.3-1.4 × the chunk's Jacobian in a trial but made
+# the kernel 1.35-1.7 × slower; the engine keeps the faster order.)
 
 # %%
 whole = bench[bench.chunk_size.isna()]
@@ -107,12 +116,23 @@ for (w, d), sub in whole.groupby(["workload", "dtype"]):
     ch.claim(f"agree-{w}-{d}", f"{w} ({d}): every implementation gives our kernel (max relative difference)",
              source="extension", value=agree.max(), op="<=", bound=1e-5 if d == "float32" else 1e-10)
 
-chunked = bench[bench.chunk_size.notna()]
+resnet = build_model("resnet20", in_shape=(3, 32, 32), init="flax").eval()
+sample = torch.zeros(1, 3, 32, 32)
+n_outputs = resnet(sample).shape[1]
+gradient_entries = output_gradient_numel(resnet, sample) * n_outputs  # per sample
+print(f"ResNet20: {gradient_entries / 1e6:.2f} M output-gradient entries per sample "
+      f"({gradient_entries * 4 / 2**20:.1f} MB in float32) against "
+      f"{sum(p.numel() for p in resnet.parameters()) * n_outputs / 1e6:.2f} M Jacobian entries")
+
+chunked = bench[bench.chunk_size.notna()].copy()
+chunked["gradients_chunk_mb"] = chunked["chunk_size"] * gradient_entries * chunked["dtype"].map({"float32": 4, "float64": 8}) / 2**20
+display(chunked[["dtype", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gradients_chunk_mb"]].round(1))
 for d, sub in chunked.groupby("dtype"):
     ch.claim(f"chunks-identical-{d}", f"resnet20 ({d}): the kernel is the same for every chunk size (max relative difference)",
              source="extension", value=sub["max_rel_difference"].max(), op="<=", bound=1e-6)
-    ch.claim(f"chunks-bounded-{d}", f"resnet20 ({d}): peak memory with chunks ≤ 1.5 × the Jacobian of the samples held (worst ratio)",
-             source="extension", value=(sub["peak_mb"] / sub["jacobian_chunk_mb"]).max(), op="<=", bound=1.5)
+    ch.claim(f"chunks-bounded-{d}", f"resnet20 ({d}): peak memory with chunks ≤ the Jacobian plus the output gradients of "
+             "the samples held (worst ratio)", source="extension",
+             value=(sub["peak_mb"] / (sub["jacobian_chunk_mb"] + sub["gradients_chunk_mb"])).max(), op="<=", bound=1.0)
 
 # %%
 ch.finish()

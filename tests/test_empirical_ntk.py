@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ncutils.kernels import empirical_ntk, feature_kernel, ntk_probe
-from ncutils.kernels.layerwise import NotLayerwise
+from ncutils.kernels.layerwise import NotLayerwise, output_gradient_numel
 from ncutils.models import build_model
 
 
@@ -171,6 +171,19 @@ def test_probe_and_feature_kernel_match_output_fns() -> None:
     features = brute_force(model, x, x, output_fn=lambda m, xx: m.features(xx)).diagonal(dim1=2, dim2=3)
     torch.testing.assert_close(theta_h, features, rtol=1e-6, atol=1e-10)
     torch.testing.assert_close(feature_kernel(model, x, layer="body", outputs="diagonal"), features, rtol=1e-6, atol=1e-10)
+
+
+def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(3 * 5 * 5, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
+    x = torch.randn(6, 2, 5, 5, dtype=torch.float64)
+    # conv and BatchNorm outputs 3·5·5 each, then 4 and 2: the sizes of g per sample and output
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 3 * 25 + 4 + 2
+    model[1].requires_grad_(False)  # a frozen layer's output gradient is not held
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 4 + 2
+    with pytest.raises(ValueError, match="batch of one"):
+        output_gradient_numel(model, x)
 
 
 def test_bad_input() -> None:

@@ -158,6 +158,24 @@ def _norm_bound(factor: Factor, weights: torch.Tensor) -> float:
     return float(torch.einsum("a,ia,i->", weights, torch.linalg.vector_norm(factor.g, dim=2), u_norm + float(factor.bias)))
 
 
+def output_gradient_numel(model: nn.Module, sample: torch.Tensor) -> int:
+    """Entries of the output gradients g that :func:`layer_factors` holds per sample and output
+    coordinate (before it builds the factors): the summed output sizes of the layers with
+    trainable parameters, from one forward pass on ``sample`` (a batch of one)."""
+    if sample.shape[0] != 1:
+        raise ValueError(f"sample must be a batch of one input, got a batch of {sample.shape[0]}: pass x[:1]")
+    sizes: list[int] = []
+    layers = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+    handles = [m.register_forward_hook(lambda module, inputs, output: sizes.append(output.numel())) for m in layers]
+    try:
+        with torch.no_grad():
+            model(sample)
+    finally:
+        for h in handles:
+            h.remove()
+    return sum(sizes)
+
+
 def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None = None) -> list[Factor]:
     """The factors of every trainable layer for a batch ``x`` (model in eval mode).
 
