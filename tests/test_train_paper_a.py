@@ -105,3 +105,13 @@ def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
         net = build_model(model, in_shape=IMAGE_SHAPES[data], init="torch", seed=0).eval()
         x = torch.rand(2, *IMAGE_SHAPES[data])
         assert net.features(x).shape == (2, FEATURES[model]) and net(x).shape == (2, 10)
+
+
+def test_sweep_takes_the_chapter_seed_and_the_boundary_part_the_next_seeds() -> None:
+    main = paper_a.sweep_configs("cpu", "mlp", seed=5)
+    assert {c["seed"] for c in main} == {5} and len(main) == 3 * 5
+    extra = paper_a.sweep_configs("cpu", "mlp-seeds", seed=5)
+    assert sorted({c["seed"] for c in extra}) == [6, 7] and {c["lr"] for c in extra} == {0.03} and len(extra) == 6
+    configs = paper_a.sweep_grid("cpu", seed=5).configs
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6
+    assert {c["seed"] for c in paper_a.sweep_grid("paper", seed=3).configs} == {3}

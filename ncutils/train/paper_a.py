@@ -167,15 +167,19 @@ PAPER_SIZES = {"mnist": dict(train_per_class=5412, test_per_class=892),
                "fashion_mnist": dict(train_per_class=6000, test_per_class=1000),
                "cifar10": dict(train_per_class=5000, test_per_class=1000)}
 
+_MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=250, train_per_class=150, test_per_class=20)
 SWEEPS: dict[str, dict[str, dict[str, Any]]] = {
     # per profile: the parts of the NC-vs-invariant sweep (notes §4, chapter 6); each part's list
-    # of learning rates is crossed with the three initialisations
+    # of learning rates is crossed with the three initialisations and run with the sweep's seed s, or,
+    # for a part with ``more_seeds=k``, with the seeds s+1, …, s+k instead
     "smoke": {"mlp": dict(model="mlp", data="digits", epochs=40, probe_every=20, train_per_class=150,
                           test_per_class=20, lrs=[0.03, 0.3])},
-    "cpu": {"mlp": dict(model="mlp", data="digits", epochs=1500, probe_every=250, train_per_class=150,
-                        test_per_class=20, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
+    "cpu": {"mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
             "resnet": dict(model="resnet8_w8", data="mnist5k_14", epochs=200, probe_every=50, train_per_class=400,
-                           test_per_class=100, lrs=[0.03, 0.3])},
+                           test_per_class=100, lrs=[0.03, 0.3]),
+            # the runs nearest the groups' boundary (NC1_rel ≈ 0.1) again with the next two seeds, to show
+            # how much a single run's final numbers there depend on the seed (not used by the sweep's claims)
+            "mlp-seeds": dict(**_MLP_CPU, lrs=[0.03], more_seeds=2)},
     # the official grid: 400 epochs, metrics every epoch (EPOCH_STEP = 1), batches of 12 per class
     # on CUDA when available; the probe holds the Jacobian factors of 120 samples × a group of outputs
     # (VGG's ~10 M parameters: 4 outputs ≈ 20–30 GB in float32; the others ≤ 0.3 M parameters)
@@ -192,17 +196,18 @@ def _sweep(profile: str) -> dict[str, dict[str, Any]]:
     return SWEEPS[profile]
 
 
-def sweep_configs(profile: str, part: str) -> list[dict[str, Any]]:
-    """The configurations of one part (a key of ``SWEEPS[profile]``) of the sweep at ``profile``."""
+def sweep_configs(profile: str, part: str, seed: int = 0) -> list[dict[str, Any]]:
+    """The configurations of one part (a key of ``SWEEPS[profile]``) of the sweep at ``profile`` with seed ``seed``."""
     parts = _sweep(profile)
     if part not in parts:
         raise ValueError(f"no part {part!r} in the {profile!r} sweep: {sorted(parts)}")
     spec = dict(parts[part])
-    lrs = spec.pop("lrs")
-    return [{**spec, "init": init, "lr": lr} for init in INITS for lr in lrs]
+    lrs, more = spec.pop("lrs"), spec.pop("more_seeds", 0)
+    seeds = [seed + k for k in range(1, more + 1)] if more else [seed]
+    return [{**spec, "init": init, "lr": lr, "seed": seed} for seed in seeds for init in INITS for lr in lrs]
 
 
-def sweep_grid(profile: str) -> Grid:
-    """The whole NC-vs-invariant sweep at ``profile`` (every part × init × lr) as one grid."""
-    configs = [c for part in _sweep(profile) for c in sweep_configs(profile, part)]
+def sweep_grid(profile: str, seed: int = 0) -> Grid:
+    """The whole NC-vs-invariant sweep at ``profile`` (every part × init × lr) with seed ``seed`` as one grid."""
+    configs = [c for part in _sweep(profile) for c in sweep_configs(profile, part, seed)]
     return Grid("a07_nc_vs_invariant", "ncutils.train.paper_a:run_config", configs, CONFIG_KEYS)
