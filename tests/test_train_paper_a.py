@@ -113,5 +113,5 @@ def test_sweep_takes_the_chapter_seed_and_the_boundary_part_the_next_seeds() -> 
     extra = paper_a.sweep_configs("cpu", "mlp-seeds", seed=5)
     assert sorted({c["seed"] for c in extra}) == [6, 7] and {c["lr"] for c in extra} == {0.03} and len(extra) == 6
     configs = paper_a.sweep_grid("cpu", seed=5).configs
-    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6 + 6
     assert {c["seed"] for c in paper_a.sweep_grid("paper", seed=3).configs} == {3}
