@@ -206,7 +206,7 @@ def sweep_configs(profile: str, part: str, seed: int = 0) -> list[dict[str, Any]
     spec = dict(parts[part])
     lrs, more = spec.pop("lrs"), spec.pop("more_seeds", 0)
     seeds = [seed + k for k in range(1, more + 1)] if more else [seed]
-    return [{**spec, "init": init, "lr": lr, "seed": seed} for seed in seeds for init in INITS for lr in lrs]
+    return [{**spec, "init": init, "lr": lr, "seed": s} for s in seeds for init in INITS for lr in lrs]
 
 
 def sweep_grid(profile: str, seed: int = 0) -> Grid:
