@@ -1,16 +1,22 @@
-# The two commands of README.md. Both create or reuse .venv with the pinned dependencies.
+# The two commands of README.md (book, test), and a fast library-only check. All create or reuse .venv.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test bench clean
+.PHONY: book test test-fast lint bench clean
 
 book: $(STAMP)
 	$(PY) -m ncutils.book build --profile cpu
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q
+
+test-fast: lint
+	$(PY) -m pytest -q -m "not book"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PY) -m bench.empirical_ntk

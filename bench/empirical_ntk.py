@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ncutils.versioning import REPO_DIR
+from ncutils.core import REPO_DIR
 
 OUT = REPO_DIR / "data" / "bench"
 DTYPES = ("float32", "float64")
@@ -149,7 +149,7 @@ def measure(spec: dict) -> dict:
     _, _, outputs, _ = WORKLOADS[spec["workload"]]
     impl = spec["implementation"]
     if impl.startswith("neural-tangents"):
-        from ncutils._nt import import_neural_tangents
+        from ncutils.kernels import import_neural_tangents
 
         nt = import_neural_tangents()
         import jax
@@ -166,7 +166,8 @@ def measure(spec: dict) -> dict:
         t0 = time.perf_counter()
         seconds = pairwise_seconds(model, x, outputs, int(spec["pairs"]))
         return {"seconds": seconds, "peak_mb": np.nan, "kernel": None,
-                "note": f"timed on {spec['pairs']} pairs ({time.perf_counter() - t0:.1f} s), extrapolated to all {len(x) * (len(x) + 1) // 2} pairs"}
+                "note": f"timed on {spec['pairs']} pairs ({time.perf_counter() - t0:.1f} s), "
+                        f"extrapolated to all {len(x) * (len(x) + 1) // 2} pairs"}
     else:
         from ncutils.kernels import empirical_ntk, ntk_probe
 

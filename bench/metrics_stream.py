@@ -13,8 +13,8 @@ import tracemalloc
 
 import numpy as np
 
-from ncutils.metrics_stream import streaming_nc_metrics
-from ncutils.versioning import REPO_DIR
+from ncutils.core import REPO_DIR
+from ncutils.nc import streaming_nc_metrics
 
 N, n, C, BATCH = 60_000, 512, 10, 1_000
 

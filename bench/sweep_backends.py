@@ -4,15 +4,15 @@ Run: ``.venv/bin/python -m bench.sweep_backends [--profile cpu] [--grids NAME,..
 Writes ``data/bench/sweep_backends.json`` (one entry per profile, or per profile and ``--grids`` selection;
 the other entries are kept) and prints a table.
 
-The grids are the ones the chapters run through ``run_grid`` (the registered grids of
-:mod:`ncutils.grids`: a07's training sweep, b06's and b08's 2-layer networks, b07's adaptive kernels;
-b07's network grid is a subset of b06's that the book serves from the store). Each is run with a fresh,
+The grids are the ones the chapters run (the experiments of :mod:`ncutils.book.experiments`, each
+chapter's grid of its own name: a07's training sweep, b06's and b08's 2-layer networks, b07's adaptive
+kernels; b07's network grid is a subset of b06's that the book serves from the store). Each is run with a fresh,
 empty result store, by two backends with the same number of single-threaded workers:
 
-- ``dask``: ``run_grid`` on :func:`ncutils.sweep.local_cluster`, the cluster a chapter starts;
-- ``pool``: the same :func:`ncutils.sweep.execute` calls (run + store write, torch pinned to one thread)
+- ``dask``: ``run_grid`` on :func:`ncutils.runs.local_cluster`, the cluster a chapter starts;
+- ``pool``: the same :func:`ncutils.runs.execute` calls (run + store write, torch pinned to one thread)
   on a ``concurrent.futures.ProcessPoolExecutor`` whose workers are spawned, like Dask's, with the
-  environment :data:`ncutils.sweep.WORKER_ENV` (one BLAS thread, glibc's default malloc).
+  environment :data:`ncutils.runs.WORKER_ENV` (one BLAS thread, glibc's default malloc).
 
 Start-up (until every worker is up, before any task import) and shut-down are timed apart from the
 grid's run. The backends alternate (dask then pool, then pool then dask, ...) so that load from other
@@ -30,14 +30,14 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from ncutils._json import plain
-from ncutils.grids import GRIDS, build_grid
-from ncutils.sweep import WORKER_ENV, Grid, ResultStore, execute, local_cluster, run_grid
-from ncutils.versioning import REPO_DIR
+from ncutils.book.experiments import EXPERIMENTS, plan
+from ncutils.core import REPO_DIR, plain
+from ncutils.runs import WORKER_ENV, Grid, ResultStore, execute, local_cluster, run_grid
 
 OUT = REPO_DIR / "data" / "bench" / "sweep_backends.json"
 BACKENDS = ("dask", "pool")
@@ -104,8 +104,7 @@ def time_pool(grid: Grid, workers: int) -> dict[str, Any]:
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as root:
         store = ResultStore(root)
-        folder = grid.task.replace(":", ".")
-        futures = [pool.submit(execute, grid.task, c, str(store.root), str(store.workdirs), folder, store.key(c))
+        futures = [pool.submit(execute, grid.task, c, str(store.root), str(store.workdirs), store.key(c, grid.task))
                    for c in grid.configs]
         records = [f.result() for f in futures]
         t2 = time.perf_counter()
@@ -141,12 +140,12 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sweep_backends")
     parser.add_argument("--profile", default="cpu")
-    chapters_grids = ",".join(g for g in sorted(GRIDS) if g != "demo")
-    parser.add_argument("--grids", default=chapters_grids, help="comma-separated registered grids (default: the chapters' grids)")
+    chapters_grids = ",".join(sorted(EXPERIMENTS))
+    parser.add_argument("--grids", default=chapters_grids, help="comma-separated chapters with an experiment (default: all)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    grids = [build_grid(name, args.profile) for name in args.grids.split(",")]
+    grids = [g for name in args.grids.split(",") for g in plan(name, args.profile) if g.name == name]
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {g.name: {b: [] for b in BACKENDS} for g in grids}
     started, load0 = time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg()
     timers = {"dask": time_dask, "pool": time_pool}

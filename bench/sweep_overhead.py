@@ -14,9 +14,10 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from ncutils.sweep import Grid, local_cluster, run_grid
-from ncutils.train import fc2
-from ncutils.versioning import REPO_DIR
+from bench.tasks import noop_task
+from ncutils.core import REPO_DIR
+from ncutils.paper_b import two_layer_training as fc2
+from ncutils.runs import Grid, local_cluster, run_grid
 
 N_NOOP = 200
 
@@ -36,14 +37,14 @@ def main() -> None:
         client.gather(client.map(lambda i: i, range(N_NOOP), pure=False))
         bare = (time.perf_counter() - t0) / N_NOOP
         with tempfile.TemporaryDirectory() as store:
-            grid = Grid("noop", "ncutils.grids:noop_task", [{"i": i} for i in range(N_NOOP)])
+            grid = Grid("noop", noop_task, [{"i": i} for i in range(N_NOOP)])
             t0 = time.perf_counter()
             run_grid(grid, store=store, client=client, progress=False)
             with_store = (time.perf_counter() - t0) / N_NOOP
         configs = [{"N": 256, "d0": d0, "rep": r, "activation": "erf", "epochs": 1000} for d0 in (8, 32) for r in range(3)]
         with tempfile.TemporaryDirectory() as store:
             t0 = time.perf_counter()
-            run_grid(Grid("fc2", fc2.TASK, configs, fc2.CONFIG_KEYS), store=store, client=client, progress=False)
+            run_grid(Grid("fc2", fc2.run_config, configs), store=store, client=client, progress=False)
             dask_s = time.perf_counter() - t0
     finally:
         client.close()

@@ -11,37 +11,39 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # Three convergence rates
 #
-# **Paper A.** Under the mean squared error $L = \tfrac12\lVert F - Y\rVert_F^2$ and gradient
-# flow, the outputs of a network follow $\dot F = -R\,\Gamma$ with $R = F - Y$ and $\Gamma$
-# the NTK on the training set. If $\Gamma$ is block structured and constant (Table 1), its
-# three eigenvalues give three rates: splitting the residual with the projectors
-# $P_g = \mathbf 1\mathbf 1^\top/N$, $P_{cl} = I_C\otimes\mathbf 1_m\mathbf 1_m^\top/m - P_g$
-# and $P_s = I - P_g - P_{cl}$,
+# Under the mean squared error $L = \tfrac12\lVert F - Y\rVert_F^2$ and gradient flow, the outputs
+# follow $\dot F = -R\,\Gamma$ with $R = F - Y$ and $\Gamma$ the NTK on the training set. If $\Gamma$ is
+# block structured and constant, its three eigenvalues give three rates: with the projectors
+# $P_g = \mathbf 1\mathbf 1^\top/N$, $P_{cl} = I_C\otimes\mathbf 1_m\mathbf 1_m^\top/m - P_g$ and
+# $P_s = I - P_g - P_{cl}$,
 #
 # $$R_\text{global}(t) = R_\text{global}(0)\,e^{-\lambda_\text{global}t},\quad
 #   R_\text{class}(t) = R_\text{class}(0)\,e^{-\lambda_\text{class}t},\quad
 #   R_\text{single}(t) = R_\text{single}(0)\,e^{-\lambda_\text{single}t}.$$
 #
-# The paper reads this as three phases: the global mean of the outputs is fitted first,
-# then the class means (training accuracy reaches 100 %), and the within-class variability
-# of the outputs decays last, in the terminal phase of training where NC is observed.
+# Three phases follow: the global mean of the outputs is fitted first, then the class means
+# (training accuracy reaches 100 %), and the within-class variability decays last, in the
+# terminal phase where NC is observed.
 #
-# **What is the paper's and what is ours.** The three rates and the phase interpretation
-# are the paper's. The projector form, the checks (numerical integration against the closed
-# form, fitted slopes) and the choice $\gamma = (1, 0.6, 0.1)$ are ours. Nothing is scaled
-# down: the mathematics is exact. For $m = 5000$ per class (MNIST/CIFAR-sized classes) the
-# closed form is evaluated through the eigen-decomposition without forming the
-# $N\times N$ kernel, and checked against $-R\Gamma$ computed from the kernel's definition.
+# :::{admonition} Whose is what
+# - **Paper:** the three rates and the phase interpretation.
+# - **Ours:** the projector form, the checks (numerical integration against the closed form, fitted
+#   slopes) and the NTK values $\gamma = (1, 0.6, 0.1)$.
+# - **Scaled down:** nothing; the mathematics is exact. For $m = 5000$ per class (MNIST-sized
+#   classes) the closed form is evaluated without forming the $N\times N$ kernel and checked against
+#   $-R\Gamma$ computed from the kernel's definition.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 n_classes = None  # C
 m_values = None  # samples per class: the first is integrated numerically, the others in closed form
-block_values = None  # (gamma_d, gamma_c, gamma_n)
+gamma = None  # block values (gamma_d, gamma_c, gamma_n) of the NTK
 n_times = None  # points per fitted window
 
 # %%
@@ -51,12 +53,12 @@ import pandas as pd
 from scipy.integrate import solve_ivp
 
 from ncutils.book import start
-from ncutils.dynamics import BlockOperator, fitted_log_slope, residual_closed_form, residual_components, targets
 from ncutils.kernels import block_kernel
+from ncutils.paper_a import BlockOperator, fitted_log_slope, residual_closed_form, residual_components, targets
 
-ch = start("a02_three_rates", profile=profile, seed=seed, n_classes=n_classes, m_values=m_values,
-           block_values=block_values, n_times=n_times)
-C, gd, gc, gn = ch.cfg.n_classes, *ch.cfg.block_values
+ch = start("a02_three_rates", profile=profile, seed=seed, n_classes=n_classes, m_values=m_values, gamma=gamma,
+           n_times=n_times)
+C, (gd, gc, gn) = ch.cfg.n_classes, ch.cfg.gamma
 rng = np.random.default_rng(seed)
 COMPONENTS = ("global", "class", "single")
 
@@ -72,11 +74,18 @@ def lambdas(op: BlockOperator) -> dict[str, float]:
     return {"global": s.global_, "class": s.class_, "single": s.single}
 
 
+def integrate(R0: np.ndarray, Gamma: np.ndarray, times: np.ndarray) -> list[np.ndarray]:
+    """R(t) at ``times`` from Ṙ = −RΓ with the explicit kernel (DOP853, tight tolerances)."""
+    sol = solve_ivp(lambda t, r: -(r.reshape(C, -1) @ Gamma).ravel(), (0.0, times[-1]), R0.ravel(),
+                    method="DOP853", t_eval=times, rtol=1e-12, atol=1e-15)
+    return [r.reshape(C, -1) for r in sol.y.T]
+
+
 # %% [markdown]
 # ## Small m: numerical integration of $\dot R = -R\Gamma$
-# We integrate the ODE with SciPy (DOP853, tight tolerances) with the explicit
-# $N\times N$ kernel and fit the slope of $\log\lVert R_\bullet(t)\rVert$ for each component on
-# its own window $t\in[0, 8/\lambda_\bullet]$ (afterwards a fast component is below round-off).
+# We integrate with the explicit $N\times N$ kernel and fit the slope of $\log\lVert R_\bullet(t)\rVert$
+# for each component on its own window $t\in[0, 8/\lambda_\bullet]$ (afterwards a fast component is
+# below round-off).
 
 # %%
 m0 = ch.cfg.m_values[0]
@@ -86,9 +95,7 @@ Gamma = block_kernel(C, m0, gd, gc, gn)
 R0 = initial_residual(C, m0)
 windows = {k: np.linspace(0.0, 8.0 / lam0[k], ch.cfg.n_times) for k in COMPONENTS}
 t_eval = np.unique(np.concatenate(list(windows.values())))
-sol = solve_ivp(lambda t, r: -(r.reshape(C, -1) @ Gamma).ravel(), (0.0, t_eval[-1]), R0.ravel(),
-                method="DOP853", t_eval=t_eval, rtol=1e-12, atol=1e-15)
-traj = {t: r.reshape(C, -1) for t, r in zip(sol.t, sol.y.T)}
+traj = dict(zip(t_eval, integrate(R0, Gamma, t_eval)))
 
 rows = []
 for k in COMPONENTS:
@@ -97,14 +104,20 @@ for k in COMPONENTS:
     rows.append({"m": m0, "component": k, "lambda": lam0[k], "fitted slope": slope,
                  "relative error": abs(-slope - lam0[k]) / lam0[k], "method": "solve_ivp"})
 closed_vs_ode = max(np.abs(traj[t] - residual_closed_form(R0, op0, t)).max() for t in t_eval) / np.abs(R0).max()
-single_only_outputs = np.abs(residual_components(targets(C, m0), C, m0)["single"]).max()
+pd.DataFrame(rows)
+
+# %%
+ch.claim("closed-form-vs-ode", f"closed form R(0)e^(−Γt) equals the integrated ODE (max error / max|R(0)|), m={m0}",
+         source="derived", value=closed_vs_ode, op="<=", bound=1e-9)
+ch.claim("targets-have-no-single-part", "Y P_s = 0, so R_single depends only on the outputs (max |Y P_s|)",
+         source="derived", value=np.abs(residual_components(targets(C, m0), C, m0)["single"]).max(), op="<=",
+         bound=1e-15)
 
 # %% [markdown]
 # ## Large m: the closed form, checked against the definition of $\Gamma$
 # With $m = 5000$ the kernel has $N^2 = 2.5\cdot 10^9$ entries. The closed form needs only the
-# projections of $R(0)$. We check that it solves the ODE: its exact time derivative equals
-# $-R(t)\Gamma$ computed from the *definition* of the block kernel (diagonal, class and
-# global sums), independently of the eigen-decomposition.
+# projections of $R(0)$; its exact time derivative must equal $-R(t)\Gamma$ computed from the
+# *definition* of the block kernel (diagonal, class and global sums), without its eigenvalues.
 
 
 # %%
@@ -134,21 +147,27 @@ for m in ch.cfg.m_values[1:]:
         rhs = -apply_block_by_definition(Rt, C, m, gd, gc, gn)
         worst = max(worst, np.abs(dRdt - rhs).max() / np.abs(rhs).max())
     ode_residuals[m] = worst
-
 rates = pd.DataFrame(rows)
 rates
 
+# %%
+for r in rows:
+    ch.claim(f"slope-{r['component']}-m{r['m']}",
+             f"fitted log-slope of ‖R_{r['component']}‖ equals −λ_{r['component']} (relative error), m={r['m']}",
+             source="paper", value=r["relative error"], op="<=", bound=1e-6)
+for m, err in ode_residuals.items():
+    ch.claim(f"closed-form-solves-ode-m{m}", f"the closed form solves Ṙ = −RΓ with Γ from its definition, m={m}",
+             source="derived", value=err, op="<=", bound=1e-10)
+
 # %% [markdown]
 # ## The three phases
-# Left: the norms of the three components (log scale) for the smallest $m$; each falls on a
-# line of slope $-\lambda_\bullet$. Right: training accuracy ($\arg\max$ of the outputs) and the
-# times at which each component has fallen to $10^{-3}$ of its initial norm.
+# Left: the norms of the three components (log scale) for the smallest $m$, each on a line of slope
+# $-\lambda_\bullet$. Right: training accuracy ($\arg\max$ of the outputs) and the times at which
+# each component has fallen to $10^{-3}$ of its initial norm.
 
 # %%
 t_plot = np.linspace(0.0, 8.0 / lam0["single"], 600)
-sol_plot = solve_ivp(lambda t, r: -(r.reshape(C, -1) @ Gamma).ravel(), (0.0, t_plot[-1]), R0.ravel(),
-                     method="DOP853", t_eval=t_plot, rtol=1e-12, atol=1e-15)
-R_t = [r.reshape(C, -1) for r in sol_plot.y.T]
+R_t = integrate(R0, Gamma, t_plot)
 norms_t = {k: np.array([np.linalg.norm(residual_components(R, C, m0)[k]) for R in R_t]) for k in COMPONENTS}
 labels = np.repeat(np.arange(C), m0)
 accuracy = np.array([np.mean(np.argmax(R + targets(C, m0), axis=0) == labels) for R in R_t])
@@ -167,21 +186,7 @@ axes[1].legend()
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
-# ## Claims
-
 # %%
-for r in rows:
-    ch.claim(f"slope-{r['component']}-m{r['m']}",
-             f"fitted log-slope of ‖R_{r['component']}‖ equals −λ_{r['component']} (relative error), m={r['m']}",
-             source="paper", value=r["relative error"], op="<=", bound=1e-6)
-ch.claim("closed-form-vs-ode", f"closed form R(0)e^(−Γt) equals the integrated ODE (max error / max|R(0)|), m={m0}",
-         source="derived", value=closed_vs_ode, op="<=", bound=1e-9)
-for m, err in ode_residuals.items():
-    ch.claim(f"closed-form-solves-ode-m{m}", f"the closed form solves Ṙ = −RΓ with Γ from its definition, m={m}",
-             source="derived", value=err, op="<=", bound=1e-10)
-ch.claim("targets-have-no-single-part", "Y P_s = 0, so R_single depends only on the outputs (max |Y P_s|)",
-         source="derived", value=single_only_outputs, op="<=", bound=1e-15)
 ch.claim("phase-order-global-first", "the global component reaches 1e-3 before the class component (t_global / t_class)",
          source="paper", value=crossing["global"] / crossing["class"], op="<", bound=1.0)
 ch.claim("phase-order-single-last", "the class component reaches 1e-3 before the single component (t_class / t_single)",

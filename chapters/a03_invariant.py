@@ -11,31 +11,28 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # The conserved invariant
 #
-# **Paper A** (its eq. (26), §5.2, according to the summary we had). Write the network as
-# $f(x) = Wh(x) + b$ and assume the feature kernel is block structured and constant,
-# $\Theta^h(x_i, x_j) = K^h_{ij} I_n$. Gradient flow on the MSE then closes on the last layer:
+# Write the network as $f(x) = Wh(x) + b$ and assume the feature kernel is block structured and
+# constant, $\Theta^h(x_i, x_j) = K^h_{ij} I_n$. Gradient flow on the MSE then closes on the last layer:
 #
 # $$\dot H = -W^\top R K^h,\qquad \dot W = -R H^\top,\qquad \dot b = -R\mathbf 1,\qquad R = WH + b\mathbf 1^\top - Y,$$
 #
-# and the matrix
+# and $E = W^\top W - H (K^h)^{-1} H^\top$ is **constant in time**:
+# $\tfrac{d}{dt}W^\top W = -(HR^\top W + W^\top R H^\top) = \tfrac{d}{dt} H(K^h)^{-1}H^\top$.
 #
-# $$E = W^\top W - H (K^h)^{-1} H^\top$$
-#
-# is **constant in time**: $\tfrac{d}{dt}W^\top W = -(HR^\top W + W^\top R H^\top) = \tfrac{d}{dt} H(K^h)^{-1}H^\top$.
-#
-# **What is the paper's and what is ours.** The invariant is the paper's. The official code
-# evaluates it with class means instead of $(K^h)^{-1}$:
-# $E = W^\top W - \tfrac{m}{\mu_\text{class}}(MM^\top - \alpha C^2\bar h\bar h^\top) - \tfrac1{\mu_\text{single}}H_2H_2^\top$
-# with $\alpha = \kappa_n/((\kappa_d-\kappa_c)/m + \kappa_c + (C-1)\kappa_n)$; that this equals
-# the matrix form, and that $\alpha = m\kappa_n/\mu_\text{global}\in[0, 1/C)$, are our
-# derivations, checked here. The two controls are ours: a kernel that changes in time breaks
-# conservation, and weight decay $\lambda$ on $W$ and $H$ (**an extension, not in the paper**)
-# makes $E(t) = e^{-2\lambda t}E(0)$. The paper's normalisation of $E$ may differ by a
-# factor $1/m$, which changes none of the checks. Nothing is scaled down (exact mathematics);
-# `smoke` integrates to a shorter time.
+# :::{admonition} Whose is what
+# - **Paper:** the invariant (its eq. (26), §5.2, according to the summary we had).
+# - **Ours:** that the official code's class-mean formula
+#   $E = W^\top W - \tfrac{m}{\mu_\text{class}}(MM^\top - \alpha C^2\bar h\bar h^\top) - \tfrac1{\mu_\text{single}}H_2H_2^\top$,
+#   $\alpha = \kappa_n/((\kappa_d-\kappa_c)/m + \kappa_c + (C-1)\kappa_n)$, equals the matrix form, and that
+#   $\alpha = m\kappa_n/\mu_\text{global}\in[0, 1/C)$; the two controls: a kernel that changes in time
+#   breaks conservation, and weight decay $\lambda$ on $W$ and $H$ (an **extension**, not in the paper)
+#   makes $E(t) = e^{-2\lambda t}E(0)$. The paper's $E$ may differ by a factor $1/m$, which changes no check.
+# - **Scaled down:** nothing (exact mathematics); `smoke` integrates to a shorter time.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -43,7 +40,7 @@ seed = 0
 n_classes = None  # C
 m = None  # samples per class
 n_features = None  # n
-kernel_values = None  # (kappa_d, kappa_c, kappa_n)
+kappa = None  # block values (kappa_d, kappa_c, kappa_n) of the feature kernel
 t_max = None  # end of the integration
 weight_decay = None  # lambda of the weight-decay control (extension)
 
@@ -52,18 +49,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ncutils.book import start
-from ncutils.dynamics import BlockOperator, integrate_last_layer_flow, invariant_matrix, random_init
 from ncutils.kernels import block_spectrum
-from ncutils.metrics import invariant, invariant_alpha
+from ncutils.paper_a import (
+    BlockOperator,
+    integrate_last_layer_flow,
+    invariant,
+    invariant_alpha,
+    invariant_matrix,
+    random_init,
+)
 
-ch = start("a03_invariant", profile=profile, seed=seed, n_classes=n_classes, m=m, n_features=n_features,
-           kernel_values=kernel_values, t_max=t_max, weight_decay=weight_decay)
+ch = start("a03_invariant", profile=profile, seed=seed, n_classes=n_classes, m=m, n_features=n_features, kappa=kappa,
+           t_max=t_max, weight_decay=weight_decay)
 cfg = ch.cfg
-C, m, n = cfg.n_classes, cfg.m, cfg.n_features
-K = BlockOperator(C, m, tuple(cfg.kernel_values))
+C, m, p = cfg.n_classes, cfg.m, cfg.n_features
+K = BlockOperator(C, m, cfg.kappa)
 rng = np.random.default_rng(seed)
 times = np.concatenate([[0.0], np.logspace(-3, np.log10(cfg.t_max), 60)])
-state0 = random_init(C, m, n, rng)
+state0 = random_init(C, m, p, rng)
 y = np.repeat(np.arange(C), m)
 
 
@@ -76,8 +79,7 @@ def drift(sol, reference=None):
 
 # %% [markdown]
 # ## Conservation under (D)
-# Random $W$, $H$ (entries $0.5\,\mathcal N(0,1)$), $b = 0$; integrated with DOP853
-# (rtol $10^{-11}$, atol $10^{-12}$).
+# Random $W$, $H$ (entries $0.5\,\mathcal N(0,1)$), $b = 0$; DOP853 with rtol $10^{-11}$, atol $10^{-12}$.
 
 # %%
 sol = integrate_last_layer_flow(state0, K, times)
@@ -85,30 +87,42 @@ losses = sol.losses()
 rel_drift, E0 = drift(sol)
 print(f"loss {losses[0]:.3g} -> {losses[-1]:.3g};  max relative drift of E: {rel_drift.max():.2e};  ‖E(0)‖ = {np.linalg.norm(E0):.3g}")
 
+# %%
+ch.claim("E-conserved", "E(t) is constant under (D): max ‖E(t) − E(0)‖ / max(1, ‖E(0)‖)",
+         source="paper", value=rel_drift.max(), op="<=", bound=1e-9)
+ch.claim("loss-falls", "meanwhile the loss falls by at least 10 orders of magnitude (log10 of the ratio)",
+         source="derived", value=np.log10(losses[0] / losses[-1]), op=">=", bound=10.0)
+
 # %% [markdown]
 # ## The official class-mean formula and $\alpha$
-# `ncutils.metrics.invariant` implements the official code's formula (features as rows);
-# we compare it with $W^\top W - H(K^h)^{-1}H^\top$ at every saved time.
+# `ncutils.paper_a.invariant` implements the official formula (features as rows); we compare it with
+# $W^\top W - H(K^h)^{-1}H^\top$ at every saved time.
 
 # %%
 official_gap = max(
-    np.linalg.norm(invariant(s.W, s.H.T, y, tuple(cfg.kernel_values)) - invariant_matrix(s.W, s.H, K))
+    np.linalg.norm(invariant(s.W, s.H.T, y, cfg.kappa) - invariant_matrix(s.W, s.H, K))
     / max(1.0, np.linalg.norm(invariant_matrix(s.W, s.H, K)))
     for s in sol.states
 )
-alpha = invariant_alpha(tuple(cfg.kernel_values), C, m)
-alpha_spectral = m * cfg.kernel_values[2] / block_spectrum(C, m, *cfg.kernel_values).global_
+alpha = invariant_alpha(cfg.kappa, C, m)
+alpha_spectral = m * cfg.kappa[2] / block_spectrum(C, m, *cfg.kappa).global_
 print(f"official formula vs matrix form: {official_gap:.2e};  alpha = {alpha:.6f} (1/C = {1 / C:.4f})")
+
+# %%
+ch.claim("official-formula", "the official class-mean formula equals WᵀW − H K⁻¹ Hᵀ (relative)",
+         source="derived", value=official_gap, op="<=", bound=1e-12)
+ch.claim("alpha-range", "α lies in [0, 1/C)  (α·C)", source="derived", value=alpha * C, op="in", bound=(0.0, 1.0 - 1e-12))
+ch.claim("alpha-spectral", "α = m κ_n / μ_global (absolute difference)", source="derived",
+         value=abs(alpha - alpha_spectral), op="<=", bound=1e-14)
 
 # %% [markdown]
 # ## Controls
-# 1. **Time-varying kernel.** At $t = 1$ the feature kernel switches to weaker class
-#    structure $(\kappa_d, \kappa_n, \kappa_n)$ (same diagonal, within-class value lowered to the
-#    between-class one): $E$, computed with the kernel in force, is no longer conserved.
+# 1. **Time-varying kernel.** At $t = 1$ the feature kernel switches to weaker class structure
+#    ($\kappa_c \to (\kappa_c+\kappa_n)/2$); $E$, measured with the kernel in force, jumps.
 # 2. **Weight decay** $\lambda$ on $W$ and $H$ (*extension*): $E(t) = e^{-2\lambda t}E(0)$.
 
 # %%
-kd, kc, kn = cfg.kernel_values
+kd, kc, kn = cfg.kappa
 K_after = BlockOperator(C, m, (kd, 0.5 * (kc + kn), kn))
 switching = integrate_last_layer_flow(state0, lambda t: K if t < 1.0 else K_after, times)
 E_switch = [invariant_matrix(s.W, s.H, K if t < 1.0 else K_after) for s, t in zip(switching.states, times)]
@@ -132,19 +146,7 @@ axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
-# ## Claims
-
 # %%
-ch.claim("E-conserved", "E(t) is constant under (D): max ‖E(t) − E(0)‖ / max(1, ‖E(0)‖)",
-         source="paper", value=rel_drift.max(), op="<=", bound=1e-9)
-ch.claim("loss-falls", "meanwhile the loss falls by at least 10 orders of magnitude (log10 of the ratio)",
-         source="derived", value=np.log10(losses[0] / losses[-1]), op=">=", bound=10.0)
-ch.claim("official-formula", "the official class-mean formula equals WᵀW − H K⁻¹ Hᵀ (relative)",
-         source="derived", value=official_gap, op="<=", bound=1e-12)
-ch.claim("alpha-range", "α lies in [0, 1/C)  (α·C)", source="derived", value=alpha * C, op="in", bound=(0.0, 1.0 - 1e-12))
-ch.claim("alpha-spectral", "α = m κ_n / μ_global (absolute difference)", source="derived",
-         value=abs(alpha - alpha_spectral), op="<=", bound=1e-14)
 ch.claim("control-kernel-switch", "with a kernel that changes in time, E is not conserved (max relative drift)",
          source="derived", value=switch_drift.max(), op=">=", bound=1e-3)
 ch.claim("weight-decay-decay", "with weight decay λ, E(t) = e^(−2λt) E(0) (max relative error)",

@@ -11,33 +11,31 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # Neural Collapse from $E = 0$
 #
-# **Paper A** (§5.3, according to the summary we had): assume the last-layer features are
-# centred, $\bar h = 0$, and the invariant vanishes, $E = 0$. Then the gradient flow (D) of the
-# previous chapter leads to Neural Collapse.
+# Assume the last-layer features are centred, $\bar h = 0$, and the invariant vanishes, $E = 0$.
+# Then the gradient flow (D) of the previous chapter leads to Neural Collapse.
 #
-# **What is the paper's and what is ours.** The statement is the paper's; its exact wording
-# was not available to us. The version checked here is our derivation (see the reproduction
-# notes): with $E = 0$, $W^\top W \succeq H_2H_2^\top/\mu_\text{single}$, and since
-# $\dot H_2 = -\mu_\text{single}W^\top W H_2$ the within-class variability $H_2 = HQ_2$ decays
-# at least like $O(1/t)$ in squared norm (**NC1**). At a zero-loss limit with centred
-# features, $b = \mathbf 1/C$, $M^\top M = \sqrt{\mu_\text{class}/m}\,(I_C - \mathbf 1\mathbf 1^\top/C)$
-# (a simplex ETF, **NC2**) and $W = \sqrt{m/\mu_\text{class}}\,M^\top$ (self-duality, **NC3**).
-# The random-initialisation control ($E \ne 0$: zero loss without collapse) and the figure that
-# interpolates between the two initialisations are ours; they mirror the paper's empirical
-# claim that runs with NC have an aligned invariant. The metrics are the official code's
-# (NC1 as mean within-class standard deviation, NC2 and NC3 as Frobenius distances).
+# :::{admonition} Whose is what
+# - **Paper:** the statement (§5.3, according to the summary we had; its wording was not available).
+# - **Ours:** the version checked, our derivation: with $E = 0$, $W^\top W \succeq H_2H_2^\top/\mu_\text{single}$, and
+#   since $\dot H_2 = -\mu_\text{single}W^\top W H_2$ the within-class variability $H_2 = HQ_2$ decays at
+#   least like $O(1/t)$ in squared norm (**NC1**); at a zero-loss limit with centred features,
+#   $b = \mathbf 1/C$, $M^\top M = \sqrt{\mu_\text{class}/m}\,(I_C - \mathbf 1\mathbf 1^\top/C)$ (a simplex
+#   ETF, **NC2**) and $W = \sqrt{m/\mu_\text{class}}\,M^\top$ (self-duality, **NC3**). Also ours: the
+#   random-initialisation control ($E \ne 0$: zero loss without collapse) and the interpolation between
+#   the two initialisations (an extension mirroring the paper's empirical claim). The metrics are the
+#   official code's (NC1 as mean within-class standard deviation, NC2 and NC3 as Frobenius distances).
+# - **Scaled down:** nothing; $C = 4$, $m = 5$, $n = 12$ and $\kappa = (3, 1.2, 0.3)$ are our notes'
+#   settings; `smoke` integrates the interpolation runs to a shorter time.
+# :::
 #
-# **A pitfall.** With $E = 0$ the remaining within-class variation is orthogonal to the
-# class means, so Papyan's $\mathrm{NC1} = \operatorname{Tr}(\Sigma_W\Sigma_B^+)/C$ is
-# already (numerically) zero while the within-class variability is still large. We therefore
-# plot the official NC1 (standard deviation) and the scale-free ratio
-# $\lVert H_2\rVert^2/N \,/\, \lVert\tilde M\rVert^2/C$ beside Papyan's.
-#
-# Nothing is scaled down: $C = 4$, $m = 5$, $n = 12$ and $\kappa = (3, 1.2, 0.3)$ are the
-# settings of our notes; `smoke` integrates the interpolation runs to a shorter time.
+# **A pitfall.** With $E = 0$ the remaining within-class variation is orthogonal to the class means,
+# so Papyan's $\mathrm{NC1} = \operatorname{Tr}(\Sigma_W\Sigma_B^+)/C$ is (numerically) zero while the
+# within-class variability is still large. We plot the official NC1 (standard deviation) and the
+# scale-free ratio $\lVert H_2\rVert^2/N \,/\, \lVert\tilde M\rVert^2/C$ beside Papyan's.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -45,7 +43,7 @@ seed = 0
 n_classes = None  # C
 m = None  # samples per class
 n_features = None  # n
-kernel_values = None  # (kappa_d, kappa_c, kappa_n)
+kappa = None  # block values (kappa_d, kappa_c, kappa_n) of the feature kernel
 t_max = None  # end of the two main runs
 epsilons = None  # interpolation strengths eps of the noise added to H_E0
 t_interp = None  # end of the interpolation runs
@@ -56,42 +54,49 @@ import numpy as np
 import pandas as pd
 
 from ncutils.book import progress, start
-from ncutils.dynamics import BlockOperator, FlowState, integrate_last_layer_flow, invariant_matrix, random_init, \
-    zero_invariant_init
 from ncutils.kernels import block_spectrum
-from ncutils.metrics import invariant_alignment, nc1, nc1_rel, nc1_std, nc2, nc3
+from ncutils.nc import nc1, nc1_rel, nc1_std, nc2, nc3
+from ncutils.paper_a import (
+    BlockOperator,
+    FlowState,
+    integrate_last_layer_flow,
+    invariant_alignment,
+    invariant_matrix,
+    random_init,
+    zero_invariant_init,
+)
 
-ch = start("a04_nc_from_e0", profile=profile, seed=seed, n_classes=n_classes, m=m, n_features=n_features,
-           kernel_values=kernel_values, t_max=t_max, epsilons=epsilons, t_interp=t_interp)
+ch = start("a04_nc_from_e0", profile=profile, seed=seed, n_classes=n_classes, m=m, n_features=n_features, kappa=kappa,
+           t_max=t_max, epsilons=epsilons, t_interp=t_interp)
 cfg = ch.cfg
-C, m, n = cfg.n_classes, cfg.m, cfg.n_features
-kv = tuple(cfg.kernel_values)
-K = BlockOperator(C, m, kv)
-mu_class = block_spectrum(C, m, *kv).class_
+C, m, p = cfg.n_classes, cfg.m, cfg.n_features
+K = BlockOperator(C, m, cfg.kappa)
+mu_class = block_spectrum(C, m, *cfg.kappa).class_
 y = np.repeat(np.arange(C), m)
 rng = np.random.default_rng(seed)
 times = np.concatenate([[0.0], np.logspace(-2, np.log10(cfg.t_max), 40)])
 
 
-def nc_metrics(s: FlowState) -> dict[str, float]:
-    """The official NC metrics (features as rows) and the invariant of one state."""
+def state_metrics(s: FlowState) -> dict[str, float]:
+    """The official NC metrics (features as rows) and the invariant's alignment of one state."""
     H = s.H.T
     return {"NC1 (std, official)": nc1_std(H, y), "NC1 rel (‖H2‖²/‖M̃‖²)": nc1_rel(H, y),
             "NC1 Papyan": nc1(H, y), "NC2": nc2(H, y), "NC3": nc3(H, y, s.W),
-            "invariant alignment": invariant_alignment(s.W, H, y, kv)}
+            "invariant alignment": invariant_alignment(s.W, H, y, cfg.kappa)}
 
 
 # %% [markdown]
 # ## The $E = 0$ run and the random control
 
 # %%
-e0 = zero_invariant_init(C, m, n, K, rng)
-rand = random_init(C, m, n, rng)
+e0 = zero_invariant_init(C, m, p, K, rng)
+rand = random_init(C, m, p, rng)
 TOL = {"rtol": 1e-12, "atol": 1e-14}  # tighter than the default: conserved quantities are checked to 1e-10
 runs = {"E = 0, centred": integrate_last_layer_flow(e0, K, times, **TOL),
         "random (E ≠ 0)": integrate_last_layer_flow(rand, K, times, **TOL)}
-history = {name: pd.DataFrame([nc_metrics(s) for s in sol.states], index=times) for name, sol in runs.items()}
-history["E = 0, centred"].iloc[[0, 10, 20, 30, -1]]
+history = {name: pd.DataFrame([state_metrics(s) for s in sol.states], index=times) for name, sol in runs.items()}
+e0_hist, rnd_hist = history["E = 0, centred"], history["random (E ≠ 0)"]
+e0_hist.iloc[[0, 10, 20, 30, -1]]
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -107,27 +112,52 @@ axes[2].legend()
 plt.tight_layout()
 plt.show()
 
+# %%
+nc1_e0 = e0_hist["NC1 (std, official)"].values
+t1 = int(np.argmin(np.abs(times - 1.0)))
+ch.claim("E0-stays-zero", "with E(0) = 0 the invariant stays 0 (max ‖E(t)‖_F)", source="paper",
+         value=max(np.linalg.norm(invariant_matrix(s.W, s.H, K)) for s in runs["E = 0, centred"].states),
+         op="<=", bound=1e-10)
+ch.claim("centring-preserved", "the global feature mean stays 0 (max ‖h̄(t)‖)", source="derived",
+         value=max(np.linalg.norm(s.H.mean(axis=1)) for s in runs["E = 0, centred"].states), op="<=", bound=1e-10)
+ch.claim("bias-stays", "b stays 1/C (max deviation)", source="derived",
+         value=max(np.abs(s.b - 1.0 / C).max() for s in runs["E = 0, centred"].states), op="<=", bound=1e-10)
+ch.claim("nc1-monotone", "official NC1 decreases monotonically (largest increase between saved times)",
+         source="derived", value=float(np.max(np.diff(nc1_e0))), op="<=", bound=0.0)
+ch.claim("nc1-drop", f"official NC1 at t={cfg.t_max:g} is below 1 % of its initial value (ratio)", source="paper",
+         value=nc1_e0[-1] / nc1_e0[0], op="<", bound=0.01)
+ch.claim("nc2", f"NC2 at t={cfg.t_max:g} (simplex ETF)", source="paper", value=e0_hist["NC2"].iloc[-1], op="<", bound=1e-6)
+ch.claim("nc3", f"NC3 at t={cfg.t_max:g} (self-duality)", source="paper", value=e0_hist["NC3"].iloc[-1], op="<", bound=1e-2)
+ch.claim("random-zero-loss", "random init: the loss still goes to 0", source="derived",
+         value=runs["random (E ≠ 0)"].losses()[-1], op="<", bound=1e-10)
+ch.claim("random-no-nc3", "random init: no self-duality (final NC3)", source="derived", value=rnd_hist["NC3"].iloc[-1],
+         op=">", bound=0.5)
+ch.claim("random-misaligned", "random init: the invariant is misaligned (final alignment)", source="derived",
+         value=rnd_hist["invariant alignment"].iloc[-1], op="<", bound=0.5)
+ch.claim("random-nc1-stalls", "random init: official NC1 keeps ≥ 50 % of its value at t = 1 (ratio)", source="derived",
+         value=rnd_hist["NC1 (std, official)"].iloc[-1] / rnd_hist["NC1 (std, official)"].iloc[t1], op=">=", bound=0.5)
+
 # %% [markdown]
 # ## The limit of the $E = 0$ run
 
 # %%
 final = runs["E = 0, centred"].states[-1]
-M = final.H.reshape(n, C, m).mean(axis=2)
+M = final.H.reshape(p, C, m).mean(axis=2)
 etf = np.sqrt(mu_class / m) * (np.eye(C) - np.ones((C, C)) / C)
 self_dual_error = np.linalg.norm(final.W - np.sqrt(m / mu_class) * M.T) / np.linalg.norm(final.W)
 etf_error = np.linalg.norm(M.T @ M - etf) / np.linalg.norm(etf)
-E_max = max(np.linalg.norm(invariant_matrix(s.W, s.H, K)) for s in runs["E = 0, centred"].states)
-mean_max = max(np.linalg.norm(s.H.mean(axis=1)) for s in runs["E = 0, centred"].states)
-bias_dev = max(np.abs(s.b - 1.0 / C).max() for s in runs["E = 0, centred"].states)
-nc1_e0 = history["E = 0, centred"]["NC1 (std, official)"].values
-t1 = int(np.argmin(np.abs(times - 1.0)))
 print(f"‖W − √(m/μ_c) Mᵀ‖/‖W‖ = {self_dual_error:.2e};  ‖MᵀM − ETF‖/‖ETF‖ = {etf_error:.2e}")
+
+# %%
+ch.claim("self-duality-scale", "W → √(m/μ_class) Mᵀ (relative error)", source="derived", value=self_dual_error,
+         op="<", bound=1e-2)
+ch.claim("etf-gram", "MᵀM = √(μ_class/m)(I − 11ᵀ/C) (relative error)", source="derived", value=etf_error,
+         op="<=", bound=1e-6)
 
 # %% [markdown]
 # ## Interpolating between the two initialisations
-# $H(0) = H_{E=0} + \varepsilon\,\Xi$ with a fixed Gaussian $\Xi$ (same $W$, $b = \mathbf 1/C$):
-# as $\varepsilon$ grows, $\lVert E(0)\rVert$ grows and the invariant alignment
-# $\langle W^\top W, H(K^h)^{-1}H^\top\rangle/(\lVert\cdot\rVert\lVert\cdot\rVert)$ falls, and so does the collapse.
+# $H(0) = H_{E=0} + \varepsilon\,\Xi$ with a fixed Gaussian $\Xi$ (same $W$, $b = \mathbf 1/C$): as
+# $\varepsilon$ grows, $\lVert E(0)\rVert$ grows, the invariant alignment falls, and so does the collapse.
 
 # %%
 noise = 0.5 * rng.standard_normal(e0.H.shape)
@@ -135,12 +165,15 @@ rows = []
 for eps in progress(cfg.epsilons, desc="interpolation"):
     s0 = FlowState(e0.W.copy(), e0.H + eps * noise, e0.b.copy())
     sol = integrate_last_layer_flow(s0, K, np.array([0.0, cfg.t_interp]))
-    end = nc_metrics(sol.states[-1])
+    end = state_metrics(sol.states[-1])
     rows.append({"epsilon": eps, "‖E(0)‖": np.linalg.norm(invariant_matrix(s0.W, s0.H, K)),
                  "alignment": end["invariant alignment"], "final NC1 (std)": end["NC1 (std, official)"],
                  "final NC1 rel": end["NC1 rel (‖H2‖²/‖M̃‖²)"], "final NC3": end["NC3"],
                  "final loss": sol.losses()[-1]})
 interp = pd.DataFrame(rows)
+interp
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for col, marker in [("final NC1 rel", "o"), ("final NC3", "s")]:
     axes[0].plot(interp["‖E(0)‖"] + 1e-16, interp[col], marker=marker, label=col)
@@ -151,36 +184,8 @@ axes[1].set(yscale="log", xlabel="invariant alignment at the end", title="NC aga
 axes[0].legend()
 plt.tight_layout()
 plt.show()
-interp
-
-# %% [markdown]
-# ## Claims
 
 # %%
-e0_hist, rnd_hist = history["E = 0, centred"], history["random (E ≠ 0)"]
-ch.claim("E0-stays-zero", "with E(0) = 0 the invariant stays 0 (max ‖E(t)‖_F)", source="paper", value=E_max,
-         op="<=", bound=1e-10)
-ch.claim("centring-preserved", "the global feature mean stays 0 (max ‖h̄(t)‖)", source="derived", value=mean_max,
-         op="<=", bound=1e-10)
-ch.claim("bias-stays", "b stays 1/C (max deviation)", source="derived", value=bias_dev, op="<=", bound=1e-10)
-ch.claim("nc1-monotone", "official NC1 decreases monotonically (largest increase between saved times)",
-         source="derived", value=float(np.max(np.diff(nc1_e0))), op="<=", bound=0.0)
-ch.claim("nc1-drop", f"official NC1 at t={cfg.t_max:g} is below 1 % of its initial value (ratio)", source="paper",
-         value=nc1_e0[-1] / nc1_e0[0], op="<", bound=0.01)
-ch.claim("nc2", f"NC2 at t={cfg.t_max:g} (simplex ETF)", source="paper", value=e0_hist["NC2"].iloc[-1], op="<", bound=1e-6)
-ch.claim("nc3", f"NC3 at t={cfg.t_max:g} (self-duality)", source="paper", value=e0_hist["NC3"].iloc[-1], op="<", bound=1e-2)
-ch.claim("self-duality-scale", "W → √(m/μ_class) Mᵀ (relative error)", source="derived", value=self_dual_error,
-         op="<", bound=1e-2)
-ch.claim("etf-gram", "MᵀM = √(μ_class/m)(I − 11ᵀ/C) (relative error)", source="derived", value=etf_error,
-         op="<=", bound=1e-6)
-ch.claim("random-zero-loss", "random init: the loss still goes to 0", source="derived",
-         value=runs["random (E ≠ 0)"].losses()[-1], op="<", bound=1e-10)
-ch.claim("random-no-nc3", "random init: no self-duality (final NC3)", source="derived", value=rnd_hist["NC3"].iloc[-1],
-         op=">", bound=0.5)
-ch.claim("random-misaligned", "random init: the invariant is misaligned (final alignment)", source="derived",
-         value=rnd_hist["invariant alignment"].iloc[-1], op="<", bound=0.5)
-ch.claim("random-nc1-stalls", "random init: official NC1 keeps ≥ 50 % of its value at t = 1 (ratio)", source="derived",
-         value=rnd_hist["NC1 (std, official)"].iloc[-1] / rnd_hist["NC1 (std, official)"].iloc[t1], op=">=", bound=0.5)
 ch.claim("interpolation-trend", "NC3 at the end grows with ‖E(0)‖ (Spearman correlation over ε)", source="extension",
          value=interp[["‖E(0)‖", "final NC3"]].corr(method="spearman").iloc[0, 1], op=">=", bound=0.8,
          not_expected={"smoke": "three interpolation runs to t = 100 only"})

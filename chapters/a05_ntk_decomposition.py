@@ -11,6 +11,7 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # The NTK of the last layer (Lemma 0)
 #
@@ -20,14 +21,16 @@
 # $$\Theta(x, x') = \big(h(x)^\top h(x') + 1\big)\, I_C + W\,\Theta^h(x, x')\,W^\top,
 # \qquad \Theta^h(x,x') = J_{\theta_h}h(x)\,J_{\theta_h}h(x')^\top .$$
 #
-# This is how paper A connects the block structure of the feature kernel $\Theta^h$ with that
-# of the NTK $\Theta$, and why the dynamics of the previous chapters close on $W$, $H$ and $b$.
+# This is how paper A connects the block structure of the feature kernel $\Theta^h$ with that of the
+# NTK $\Theta$, and why the dynamics of the previous chapters close on $W$, $H$ and $b$.
 #
-# **What is the paper's and what is ours.** The decomposition is standard and almost surely in
-# the paper in some form (its exact statement was not available to us); the check is ours:
-# every $C\times C$ block of the empirical NTK of a small network (an MLP with BatchNorm in eval
-# mode, on class-sorted scikit-learn digits, float64) equals the right-hand side. Nothing is
-# scaled down: the identity is exact, the profiles change the sizes only.
+# :::{admonition} Whose is what
+# - **Paper:** the decomposition, standard and almost surely in the paper in some form (its exact
+#   statement was not available to us).
+# - **Ours:** the check: every $C\times C$ block of the empirical NTK of a small network (an MLP with
+#   BatchNorm in eval mode, on class-sorted scikit-learn digits, float64) equals the right-hand side.
+# - **Scaled down:** nothing; the identity is exact, the profiles change the sizes only.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -37,11 +40,10 @@ widths = None  # hidden widths of the MLP (the last is n)
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from ncutils.book import start
-from ncutils.data.images import balanced_subset, load_offline
+from ncutils.data import balanced_subset, load_offline
 from ncutils.kernels import empirical_ntk
 from ncutils.models import build_model
 
@@ -57,6 +59,9 @@ with torch.no_grad():  # give BatchNorm non-trivial running statistics, then eva
     model(x)
 model.eval()
 
+# %% [markdown]
+# ## Both sides of the identity
+
 # %%
 theta = empirical_ntk(model, x, outputs="full")  # (N, N, C, C)
 theta_h = empirical_ntk(model, x, outputs="full", output_fn=lambda m, xb: m.features(xb))  # (N, N, n, n)
@@ -69,8 +74,13 @@ through_features = torch.einsum("ak,ijkl,bl->ijab", W, theta_h, W)
 error = ((theta - last_layer - through_features).abs().max() / theta.abs().max()).item()
 print(f"N = {x.shape[0]}, C = {C}, n = {h.shape[1]}: max |Θ − RHS| / max |Θ| = {error:.2e}")
 
+# %%
+ch.claim("lemma0", "Θ = (hᵀh′ + 1) I_C + W Θʰ Wᵀ for every pair (max error relative to max |Θ|, float64)",
+         source="paper", value=error, op="<=", bound=1e-10)
+
 # %% [markdown]
-# The three terms, traced over the outputs, on the class-sorted batch:
+# ## The three terms
+# Traced over the outputs, on the class-sorted batch.
 
 # %%
 panels = {"Θ (trace over outputs)": theta.diagonal(dim1=2, dim2=3).sum(-1),
@@ -79,15 +89,9 @@ panels = {"Θ (trace over outputs)": theta.diagonal(dim1=2, dim2=3).sum(-1),
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
 for ax, (title, K) in zip(axes, panels.items()):
     im = ax.imshow(K.numpy(), cmap="viridis")
-    ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(title=title, xticks=[], yticks=[])
     fig.colorbar(im, ax=ax, shrink=0.8)
 plt.show()
-
-# %%
-ch.claim("lemma0", "Θ = (hᵀh′ + 1) I_C + W Θʰ Wᵀ for every pair (max error relative to max |Θ|, float64)",
-         source="paper", value=error, op="<=", bound=1e-10)
 
 # %%
 ch.finish()

@@ -11,29 +11,31 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # NC1 through the Gram matrix
 #
-# **Paper B** measures the variability collapse of features $h(x)$ by
+# Paper B measures the variability collapse of features $h(x)$ by
 # $\mathrm{NC1} = \operatorname{Tr}\Sigma_W/\operatorname{Tr}\Sigma_B$ with
 # $\Sigma_W = \frac1N\sum_{c,i}(h_{c,i}-\mu_c)(h_{c,i}-\mu_c)^\top$ and
-# $\Sigma_B = \frac1C\sum_c(\mu_c-\mu_G)(\mu_c-\mu_G)^\top$ ($\mu_G$ the sample-weighted global
-# mean), and observes that both traces depend on the features only through their Gram matrix
-# $K_{ij} = \langle h(x_i), h(x_j)\rangle$ — so NC1 can be computed for any kernel, including
-# infinite-width ones whose features are never formed.
-#
-# **What is the paper's and what is ours.** The idea and the metric are the paper's. The
-# formula of the official code,
-# $\operatorname{Tr}\Sigma_W = \tfrac1N\operatorname{Tr}K - \tfrac1C\sum_c \tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c^2}$,
-# $\operatorname{Tr}\Sigma_B = \tfrac1C\sum_c \tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c^2} - \tfrac{\mathbf 1^\top K\mathbf 1}{N^2}$,
-# is exact only when all classes have the same size; the official imbalanced-kernel figures
-# nevertheless use it. The exact formula for any class sizes is our derivation:
+# $\Sigma_B = \frac1C\sum_c(\mu_c-\mu_G)(\mu_c-\mu_G)^\top$ ($\mu_G$ the sample-weighted global mean).
+# Both traces depend on the features only through their Gram matrix $K_{ij} = \langle h(x_i), h(x_j)\rangle$,
+# so NC1 can be computed for any kernel, including infinite-width ones whose features are never formed.
+# For any class sizes (our derivation):
 #
 # $$\operatorname{Tr}\Sigma_W = \tfrac1N\Big[\operatorname{Tr}K - \sum_c\tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c}\Big],\qquad
 #   \operatorname{Tr}\Sigma_B = \tfrac1C\sum_c\tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c^2} - \tfrac{2}{CN}\sum_c\tfrac{\mathbf 1^\top K_{c,:}\mathbf 1}{n_c} + \tfrac{\mathbf 1^\top K\mathbf 1}{N^2}.$$
 #
-# Both are `ncutils.metrics.nc1_from_kernel(K, y, exact=True|False)`. The features here are
-# random Gaussian clusters (our choice; nothing of the paper is scaled down).
+# :::{admonition} Whose is what
+# - **Paper:** the idea and the metric.
+# - **Official code:** the formula
+#   $\operatorname{Tr}\Sigma_W = \tfrac1N\operatorname{Tr}K - \tfrac1C\sum_c \tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c^2}$,
+#   $\operatorname{Tr}\Sigma_B = \tfrac1C\sum_c \tfrac{\mathbf 1^\top K_{cc}\mathbf 1}{n_c^2} - \tfrac{\mathbf 1^\top K\mathbf 1}{N^2}$,
+#   exact only when all classes have the same size — yet used for the official imbalanced-kernel figures.
+# - **Ours:** the exact formula above; both are `ncutils.nc.nc1_from_kernel(K, y, exact=True|False)`.
+#   The features are random Gaussian clusters (our choice).
+# - **Scaled down:** nothing of the paper.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -48,8 +50,8 @@ import numpy as np
 import pandas as pd
 
 from ncutils.book import start
-from ncutils.data.gaussian import gaussian_mixture
-from ncutils.metrics import nc1_from_kernel, nc1_trace_ratio
+from ncutils.data import gaussian_mixture
+from ncutils.nc import nc1_from_kernel, nc1_trace_ratio
 
 ch = start("b01_kernel_nc1", profile=profile, seed=seed, n_samples=n_samples, n_features=n_features,
            imbalanced_sizes=imbalanced_sizes)
@@ -79,19 +81,25 @@ balanced = {
 }
 pd.Series(balanced, name="NC1")
 
+# %%
+ch.claim("balanced-exact", "balanced: kernel NC1 (exact formula, shuffled order) equals the features' NC1 (relative)",
+         source="paper", value=abs(balanced["kernel, exact formula"] - reference) / reference, op="<=", bound=1e-10)
+ch.claim("balanced-official", "balanced: the official kernel formula equals the features' NC1 (relative)",
+         source="official-code", value=abs(balanced["kernel, official formula"] - reference) / reference, op="<=", bound=1e-10)
+ch.claim("scale-invariant", "NC1(aK) = NC1(K) (relative difference, a = 7.3)", source="derived",
+         value=abs(balanced["kernel ×7.3 (scale invariance)"] - reference) / reference, op="<=", bound=1e-12)
+
 # %% [markdown]
 # ## Imbalanced classes
-# With $n_0 < n_1$ the official formula's between-class trace uses the unweighted mean of
-# the class means where $\mu_G$ is the weighted one: its NC1 *rises* with imbalance while the
-# features' NC1 does not.
+# With $n_0 < n_1$ the official formula's between-class trace uses the unweighted mean of the class
+# means where $\mu_G$ is the weighted one: its NC1 *rises* with imbalance while the features' NC1 does not.
 
 # %%
 rows = []
 for sizes in cfg.imbalanced_sizes:
     d = features(sizes, seed + sum(sizes) + sizes[0])
     Kd = d.X @ d.X.T
-    feat = nc1_trace_ratio(d.X, d.y)
-    rows.append({"sizes": tuple(sizes), "minority share": sizes[0] / sum(sizes), "features": feat,
+    rows.append({"sizes": tuple(sizes), "minority share": sizes[0] / sum(sizes), "features": nc1_trace_ratio(d.X, d.y),
                  "exact formula": nc1_from_kernel(Kd, d.y, exact=True),
                  "official formula": nc1_from_kernel(Kd, d.y, exact=False)})
 imb = pd.DataFrame(rows)
@@ -108,16 +116,7 @@ ax.invert_xaxis()
 ax.legend()
 plt.show()
 
-# %% [markdown]
-# ## Claims
-
 # %%
-ch.claim("balanced-exact", "balanced: kernel NC1 (exact formula, shuffled order) equals the features' NC1 (relative)",
-         source="paper", value=abs(balanced["kernel, exact formula"] - reference) / reference, op="<=", bound=1e-10)
-ch.claim("balanced-official", "balanced: the official kernel formula equals the features' NC1 (relative)",
-         source="official-code", value=abs(balanced["kernel, official formula"] - reference) / reference, op="<=", bound=1e-10)
-ch.claim("scale-invariant", "NC1(aK) = NC1(K) (relative difference, a = 7.3)", source="derived",
-         value=abs(balanced["kernel ×7.3 (scale invariance)"] - reference) / reference, op="<=", bound=1e-12)
 ch.claim("imbalanced-exact", "imbalanced: the exact formula equals the features' NC1 (largest relative error)",
          source="derived", value=imb["exact rel. error"].max(), op="<=", bound=1e-10)
 ch.claim("imbalanced-official-wrong", "imbalanced: the official formula is off (relative error at the largest imbalance)",

@@ -11,30 +11,32 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # The NTK is not more collapsed than the NNGP
 #
-# **Paper B** (abstract): *"the NTK does not represent more collapsed features than the NNGP
-# for Gaussian data of arbitrary dimensions"*. The data are two classes
-# $x\sim\mathcal N(\mp\mu\mathbf 1_{d_0}, s^2I)$ (the paper's $\mu = 2$, $s = 0.5$), the kernels
-# those of the previous chapter, $Q$ (NNGP) and $\Theta = Q + K_1\odot\dot Q$ (NTK).
-#
-# **What is the paper's and what is ours.** The claim is the paper's; its exact hypotheses
-# and its definition of "expected NC1" were not available to us. We take expected NC1 as
-# $\mathbb E\operatorname{Tr}\Sigma_W/\mathbb E\operatorname{Tr}\Sigma_B$ and derive (our derivation)
+# Paper B (abstract): *"the NTK does not represent more collapsed features than the NNGP for Gaussian
+# data of arbitrary dimensions"*. The data are two classes $x\sim\mathcal N(\mp\mu\mathbf 1_{d_0}, s^2I)$
+# (the paper's $\mu = 2$, $s = 0.5$), the kernels those of the previous chapter, $Q$ (NNGP) and
+# $\Theta = Q + K_1\odot\dot Q$ (NTK). With expected NC1 taken as
+# $\mathbb E\operatorname{Tr}\Sigma_W/\mathbb E\operatorname{Tr}\Sigma_B$ and $n$ samples per class,
 #
 # $$\mathbb E\operatorname{Tr}\Sigma_W = (1-\tfrac1n)(D - B),\qquad
-#   \mathbb E\operatorname{Tr}\Sigma_B = \tfrac{D}{2n} + \tfrac{(n-1)B}{2n} - \tfrac{B_\times}{2}$$
+#   \mathbb E\operatorname{Tr}\Sigma_B = \tfrac{D}{2n} + \tfrac{(n-1)B}{2n} - \tfrac{B_\times}{2},$$
 #
-# for $n$ samples per class, where $D$, $B$, $B_\times$ are the expected kernel on the diagonal,
-# within a class and across classes, estimated by Monte Carlo over independent pairs. As
-# $d_0\to\infty$, $K_1$ concentrates on $a = \mu^2+s^2$ and $\pm\mu^2$, giving a closed form. Also
-# ours: since both traces are linear in the kernel, NC1 of $\Theta = Q + K_1\odot\dot Q$ lies
-# between NC1 of its two parts (a *mediant* bound), and for ReLU at $d_0 = 1$ (no bias)
-# $\Theta = 2Q$ exactly, so the two NC1 are equal. The reference limits
-# 0.1065 / 0.2141 (Erf) and 0.1159 / 0.2302 (ReLU) are from our reproduction notes' pilot
-# computation, **not numbers from the paper**. The claim is about expectations: per draw it can
-# fail at low signal-to-noise; we count such draws. `smoke` uses fewer Monte Carlo pairs and draws.
+# where $D$, $B$, $B_\times$ are the expected kernel on the diagonal, within a class and across classes
+# (Monte Carlo over independent pairs). As $d_0\to\infty$, $K_1$ concentrates on $a = \mu^2+s^2$ and
+# $\pm\mu^2$, which gives a closed form.
+#
+# :::{admonition} Whose is what
+# - **Paper:** the claim; its exact hypotheses and its definition of "expected NC1" were not available to us.
+# - **Ours:** the definition above and its derivation; the *mediant* bound (both traces are linear in
+#   the kernel, so NC1 of $\Theta = Q + K_1\odot\dot Q$ lies between NC1 of its two parts); ReLU at
+#   $d_0 = 1$ (no bias) has $\Theta = 2Q$, so the two NC1 are equal; the reference limits 0.1065 / 0.2141
+#   (Erf) and 0.1159 / 0.2302 (ReLU), from our notes' pilot computation, **not the paper's**. The claim is
+#   about expectations: per draw it can fail at low signal-to-noise; we count such draws.
+# - **Scaled down:** `smoke` uses fewer Monte Carlo pairs and draws.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -52,10 +54,10 @@ import numpy as np
 import pandas as pd
 
 from ncutils.book import progress, start
-from ncutils.data.gaussian import gaussian_mixture, paper_seed
-from ncutils.kernel_nc1_theory import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
+from ncutils.data import gaussian_mixture, paper_seed
 from ncutils.kernels import nngp_fc2, ntk_derivative_term_fc2, ntk_fc2
-from ncutils.metrics import nc1_from_kernel
+from ncutils.nc import nc1_from_kernel
+from ncutils.paper_b import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 
 ch = start("b03_ntk_vs_nngp", profile=profile, seed=seed, d0_values=d0_values, n_per_class=n_per_class,
            n_pairs=n_pairs, mu_s_grid=mu_s_grid, draw_sizes=draw_sizes, draw_repeats=draw_repeats)
@@ -65,8 +67,7 @@ PILOT_LIMITS = {("nngp", "erf"): 0.1065, ("ntk", "erf"): 0.2141, ("nngp", "relu"
 
 # %% [markdown]
 # ## Expected NC1 on the grid
-# The same sampled pairs serve every kernel and activation of a setting, so the comparisons are
-# paired.
+# The same sampled pairs serve every kernel and activation of a setting, so the comparisons are paired.
 
 # %%
 rows = []
@@ -82,6 +83,13 @@ grid = pd.DataFrame(rows)
 grid["NTK / NNGP"] = grid["E-NC1 ntk"] / grid["E-NC1 nngp"]
 grid.pivot_table(index=["mu", "s", "d0"], columns="activation", values="NTK / NNGP", aggfunc="min").round(3)
 
+# %%
+relu_d1 = grid[(grid.activation == "relu") & (grid.d0 == 1)]
+ch.claim("expected-ntk-ge-nngp", "E-NC1(NTK) ≥ E-NC1(NNGP) on the whole (μ, s, d0, n, activation) grid (smallest ratio)",
+         source="paper", value=grid["NTK / NNGP"].min(), op=">=", bound=1 - 1e-6)
+ch.claim("relu-d1-equal-expected", "ReLU, d0 = 1: E-NC1(NTK) = E-NC1(NNGP) (largest relative difference)",
+         source="derived", value=(relu_d1["NTK / NNGP"] - 1).abs().max(), op="<=", bound=1e-6)
+
 # %% [markdown]
 # ## The $d_0\to\infty$ limit at the paper's setting
 # Closed form against Monte Carlo at the largest $d_0$ (with $n\to\infty$ in both).
@@ -91,7 +99,7 @@ mu0, s0 = cfg.mu_s_grid[0]
 d_max = max(cfg.d0_values)
 pairs = sample_pairs(mu0, s0, d_max, cfg.n_pairs, seed=seed + 1)
 limits = pd.DataFrame([{"kernel": k, "activation": a, "closed form": limit_nc1(k, a, mu0, s0),
-                        "Monte Carlo d0=%d" % d_max: expected_nc1(monte_carlo_moments(pairs, k, a)),
+                        f"Monte Carlo d0={d_max}": expected_nc1(monte_carlo_moments(pairs, k, a)),
                         "pilot value (notes)": PILOT_LIMITS[(k, a)]}
                        for (k, a) in PILOT_LIMITS])
 limits["MC rel. deviation"] = (limits.iloc[:, 3] - limits["closed form"]).abs() / limits["closed form"]
@@ -107,9 +115,18 @@ for act, color in zip(ACTS, ("C0", "C3")):
     for k, ls in (("nngp", "-"), ("ntk", "--")):
         ax.axhline(limit_nc1(k, act, mu0, s0), color=color, ls=ls, lw=0.6, alpha=0.6)
 ax.axhline(limit_nc1("linear", "relu", mu0, s0), color="k", ls=":", label="data (d0 → ∞)")
-ax.set(xlabel="d0", ylabel="expected NC1", yscale="log", title=f"μ={mu0}, s={s0}, n={max(cfg.n_per_class)} per class; thin lines: d0 → ∞")
+ax.set(xlabel="d0", ylabel="expected NC1", yscale="log",
+       title=f"μ={mu0}, s={s0}, n={max(cfg.n_per_class)} per class; thin lines: d0 → ∞")
 ax.legend(fontsize=8, ncol=2)
 plt.show()
+
+# %%
+for (k, a), ref in PILOT_LIMITS.items():
+    row = limits[(limits.kernel == k) & (limits.activation == a)].iloc[0]
+    ch.claim(f"limit-{k}-{a}", f"d0 → ∞ closed form at μ={mu0}, s={s0}, {k} {a}: |ours − notes' pilot {ref}|",
+             source="derived", value=abs(row["closed form"] - ref), op="<=", bound=1e-4)
+    ch.claim(f"mc-vs-limit-{k}-{a}", f"Monte Carlo at d0={d_max} within 3 % of the closed form ({k} {a})",
+             source="derived", value=row["MC rel. deviation"], op="<=", bound=0.03)
 
 # %% [markdown]
 # ## Per draw: NC1 of actual Gram matrices
@@ -135,6 +152,8 @@ draws["NTK < NNGP"] = draws["ratio"] < 1 - 1e-9
 paper_draws = draws[(draws.mu == mu0) & (draws.s == s0)]
 exceptions = draws[draws["NTK < NNGP"]]
 print(f"{len(draws)} draws; NTK less collapsed than NNGP in all but {len(exceptions)}")
+
+# %%
 exceptions
 
 # %%
@@ -147,22 +166,8 @@ ax.set(xscale="log", xlabel="d0 (jittered)", ylabel="NC1(NTK) / NC1(NNGP) per dr
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
-# ## Claims
-
 # %%
-relu_d1 = grid[(grid.activation == "relu") & (grid.d0 == 1)]
 relu_d1_draws = draws[(draws.activation == "relu") & (draws.d0 == 1)]
-ch.claim("expected-ntk-ge-nngp", "E-NC1(NTK) ≥ E-NC1(NNGP) on the whole (μ, s, d0, n, activation) grid (smallest ratio)",
-         source="paper", value=grid["NTK / NNGP"].min(), op=">=", bound=1 - 1e-6)
-for (k, a), ref in PILOT_LIMITS.items():
-    row = limits[(limits.kernel == k) & (limits.activation == a)].iloc[0]
-    ch.claim(f"limit-{k}-{a}", f"d0 → ∞ closed form at μ={mu0}, s={s0}, {k} {a}: |ours − notes' pilot {ref}|",
-             source="derived", value=abs(row["closed form"] - ref), op="<=", bound=1e-4)
-    ch.claim(f"mc-vs-limit-{k}-{a}", f"Monte Carlo at d0={d_max} within 3 % of the closed form ({k} {a})",
-             source="derived", value=row["MC rel. deviation"], op="<=", bound=0.03)
-ch.claim("relu-d1-equal-expected", "ReLU, d0 = 1: E-NC1(NTK) = E-NC1(NNGP) (largest relative difference)",
-         source="derived", value=(relu_d1["NTK / NNGP"] - 1).abs().max(), op="<=", bound=1e-6)
 ch.claim("relu-d1-equal-per-draw", "ReLU, d0 = 1: NC1(NTK) = NC1(NNGP) for every draw (largest relative difference; "
          "arccos at ±1 limits the precision)", source="derived", value=(relu_d1_draws.ratio - 1).abs().max(),
          op="<=", bound=1e-6)

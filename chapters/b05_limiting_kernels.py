@@ -11,20 +11,22 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # Limiting kernels against $d_0$ and $N$
 #
-# **Paper B**'s figure family for the infinite-width kernels: NC1 of the NNGP ($Q$) and the NTK
-# ($\Theta$) of a 2-layer network on the two-class Gaussian mixture ($\mu = 2$, $s = 0.5$),
-# against the input dimension $d_0$ (linear axis), $\log_{10}$ NC1 with mean ± std bands over
-# repeated draws, one line per sample size $N$, and the NC1 of the data itself for reference
-# ($\approx s^2/\mu^2 = 0.0625$).
+# Paper B's figure family for the infinite-width kernels: NC1 of the NNGP ($Q$) and the NTK ($\Theta$) of
+# a 2-layer network on the two-class Gaussian mixture ($\mu = 2$, $s = 0.5$), against the input
+# dimension $d_0$ (linear axis), $\log_{10}$ NC1 with mean ± std bands over repeated draws, one line per
+# sample size $N$, and the NC1 of the data itself for reference ($\approx s^2/\mu^2 = 0.0625$).
 #
-# **What is the paper's and what is ours.** The figure layout and settings are the official
-# code's (its `limiting_kernels_bulk_balanced` runs). Differences: we use the *correct* Erf NTK
-# (the official one has a bug, see the closed-form chapter), seed every draw
-# ($10000\cdot\text{rep} + 10 d_0 + N$), and work in float64. `cpu` uses $N\le 512$ and 3
-# repeats instead of the paper's $N\le 1024$ and 10 repeats (`paper` profile).
+# :::{admonition} Whose is what
+# - **Paper:** the figure layout and settings (the official `limiting_kernels_bulk_balanced` runs).
+# - **Ours:** the *correct* Erf NTK (the official one has a bug, see the closed-form chapter), seeded
+#   draws ($10000\cdot\text{rep} + 10 d_0 + N$), float64.
+# - **Scaled down:** `cpu` uses $N\le 512$ and 3 repeats instead of the paper's $N\le 1024$ and 10
+#   repeats (`paper` profile).
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -39,9 +41,9 @@ import numpy as np
 import pandas as pd
 
 from ncutils.book import progress, start
-from ncutils.data.gaussian import gaussian_mixture, paper_seed
+from ncutils.data import gaussian_mixture, paper_seed
 from ncutils.kernels import nngp_fc2, ntk_fc2
-from ncutils.metrics import nc1_from_kernel, nc1_trace_ratio
+from ncutils.nc import nc1_from_kernel, nc1_trace_ratio
 
 ch = start("b05_limiting_kernels", profile=profile, seed=seed, n_values=n_values, d0_values=d0_values, repeats=repeats)
 cfg = ch.cfg
@@ -58,8 +60,7 @@ for N in progress(cfg.n_values, desc="N"):
                          **{name: np.log10(nc1_from_kernel(f(data.X, activation=act), data.y))
                             for name, (f, act) in METHODS.items()}})
 runs = pd.DataFrame(rows)
-summary = runs.groupby(["N", "d0"]).agg(["mean", "std"]).drop(columns="rep").round(3)
-summary
+runs.groupby(["N", "d0"]).agg(["mean", "std"]).drop(columns="rep").round(3)
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(18, 4), sharey=True)
@@ -76,9 +77,6 @@ axes[0].set_ylabel("log10 NC1")
 axes[0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
-
-# %% [markdown]
-# ## Claims
 
 # %%
 means = runs.groupby(["N", "d0"]).mean()

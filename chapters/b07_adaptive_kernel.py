@@ -14,7 +14,7 @@
 # %% [markdown]
 # # The adaptive kernel
 #
-# **Paper B** (abstract): a data-aware Gaussian-process kernel, the *adaptive kernel* of
+# Paper B (abstract): a data-aware Gaussian-process kernel, the *adaptive kernel* of
 # Seroussi, Naveh & Ringel (2023), *"yields lower NC1 than NNGP but may not follow the trends of
 # the shallow NN"*. For a 2-layer Erf network the first-layer weights become Gaussian with a
 # covariance $\Sigma$ solving the equations of state
@@ -25,18 +25,20 @@
 # annealed over $C$ from $10^5$ down to the width 500, starting from the NNGP
 # ($\Sigma = \sigma_w^2 I/d_0$); the adaptive kernel is $Q_1(\Sigma)$ at the end.
 #
-# **What is the paper's and what is ours.** The method, the hyper-parameters
-# ($\sigma_w^2 = 1$, $\sigma_a^2 = 1/128$, $\sigma^2 = 10^{-6}$), the annealing schedule and the
-# Newton–Krylov solver (f_tol $5\cdot10^{-4}$, warm starts) are the official code's; we solve in
-# float64 with an analytic gradient. **The official code's label term is not the theory's**: it
-# uses $A = (Q_1+\sigma^2 I)^{-1} - \sigma^2 TT^\top$ with $T_{ij} = y_j - \bar f_i$ (an $N\times N$
-# broadcast, and $\sigma^2$ where the theory has $\sigma^{-4}$), which makes the kernel practically
-# label-independent; we reproduce it as the `code` variant (the one the paper's figures come from)
-# and show the label independence by permuting the labels. The `theory` variant,
-# $A = (Q_1+\sigma^2I)^{-1} - \bar t\bar t^\top$, is reported separately with its convergence
-# failures counted. The comparison with trained networks reuses the runs of the trained-network
-# chapter (same seeds, served from the result store). **Scaled down:** `cpu` uses $N\le 256$,
-# $d_0\le 8$ and 2 repeats (paper: $N$ up to 1 024, $d_0$ up to 128, 10 repeats).
+# :::{admonition} Whose is what
+# - **Paper:** the claim (abstract).
+# - **Official code:** the method's hyper-parameters ($\sigma_w^2 = 1$, $\sigma_a^2 = 1/128$, $\sigma^2 = 10^{-6}$),
+#   the annealing schedule, the Newton–Krylov solver (f_tol $5\cdot10^{-4}$, warm starts) — and a label
+#   term that is not the theory's: $A = (Q_1+\sigma^2 I)^{-1} - \sigma^2 TT^\top$ with $T_{ij} = y_j - \bar f_i$ (an
+#   $N\times N$ broadcast, and $\sigma^2$ where the theory has $\sigma^{-4}$), which makes the kernel practically
+#   label-independent. We reproduce it as the `code` variant (the paper's figures come from it) and show
+#   the label independence by permuting the labels.
+# - **Ours:** float64 and an analytic gradient; the `theory` variant
+#   $A = (Q_1+\sigma^2I)^{-1} - \bar t\bar t^\top$, reported separately with its convergence failures counted;
+#   the comparison with the trained networks of the previous chapter (same draws, from the result store).
+# - **Scaled down:** `cpu` uses $N\le 256$, $d_0\le 8$ and 2 repeats (paper: $N$ up to 1 024, $d_0$ up to
+#   128, 10 repeats).
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -50,40 +52,27 @@ workers = None  # Dask LocalCluster workers
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from ncutils import adaptive
 from ncutils.book import start
-from ncutils.sweep import Grid, run_grid
-from ncutils.train import fc2
 
 ch = start("b07_adaptive_kernel", profile=profile, seed=seed, n_values=n_values, d0_values=d0_values,
            repeats=repeats, theory_d0_values=theory_d0_values, workers=workers)
 cfg = ch.cfg
 N0 = cfg.n_values[0]
-ak_configs = [{"N": N, "d0": d0, "rep": seed + r, "variant": "code"}
-              for N in cfg.n_values for d0 in cfg.d0_values for r in range(cfg.repeats)]
-ak_configs += [{"N": N0, "d0": d0, "rep": seed, "variant": "code", "permute_labels": True} for d0 in cfg.d0_values]
-ak_configs += [{"N": N0, "d0": d0, "rep": seed, "variant": "theory"} for d0 in cfg.theory_d0_values]
-ak = run_grid(Grid("b07_adaptive_kernel", "ncutils.adaptive:run_config", ak_configs, adaptive.CONFIG_KEYS),
-              workers=cfg.workers, progress=False)
-nets = run_grid(Grid("b06_trained_fcn", fc2.TASK, fc2.balanced_configs(cfg.n_values, cfg.d0_values, cfg.repeats, ["erf"],
-                                                                        1000, seed), fc2.CONFIG_KEYS),
-                workers=cfg.workers, progress=False)
-print(ak.summary())
-print(nets.summary())
-runs = pd.DataFrame([{**r["config"], **r["result"]} for r in ak.ok()])
+grids = ch.run()
+ak, nets = grids["b07_adaptive_kernel"], grids["b06_trained_fcn"]
+runs = ak.frame()
 runs["permute_labels"] = runs.get("permute_labels", False)
 runs["permute_labels"] = runs["permute_labels"].fillna(False).astype(bool)
 runs["nc1_ak"] = [v[-1] for v in runs["nc1_per_stage"]]
 
 # %% [markdown]
-# ## One run along the annealing
+# ## Along the annealing
 # NC1 of $Q_1$ after each stage ($C$ decreasing), for the largest $N$ and $d_0$ of the grid.
 
 # %%
-diag = runs[(runs.variant == "code") & ~runs.permute_labels & (runs.N == max(cfg.n_values))
-            & (runs.d0 == max(cfg.d0_values))].iloc[0]
+code = runs[(runs.variant == "code") & ~runs.permute_labels]
+diag = code[(code.N == max(cfg.n_values)) & (code.d0 == max(cfg.d0_values))].iloc[0]
 fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.plot(range(len(diag["nc1_per_stage"])), diag["nc1_per_stage"], "o-")
 ax.axhline(diag["nc1_nngp"], color="k", ls=":", label="NNGP")
@@ -92,12 +81,21 @@ ax.set(xlabel="annealing stage (0 = NNGP, last = C = 500)", ylabel="NC1 of Q_1",
 ax.legend()
 plt.show()
 
+# %%
+ch.claim("step0-is-nngp", "at stage 0 the adaptive kernel is σ_a² times the NNGP (largest absolute difference)",
+         source="derived", value=runs["step0_vs_nngp"].max(), op="<=", bound=1e-12)
+adapting = code[code.d0 >= 2]  # at d0 = 1 Σ is a scalar and NC1 only moves within the solver's tolerance
+ch.claim("monotone", "code variant, d0 ≥ 2: NC1 decreases along the annealing, up to the solver's tolerance "
+         "(largest relative increase between stages)", source="derived",
+         value=max(np.max(np.diff(v) / np.asarray(v[:-1])) for v in adapting["nc1_per_stage"]), op="<=", bound=1e-4)
+ch.claim("converged", "code variant: every stage converged (largest max-norm residual)", source="official-code",
+         value=code["max_residual"].max() if code.converged.all() else np.inf, op="<", bound=5e-4)
+
 # %% [markdown]
 # ## Adaptive kernel, NNGP and trained networks against $d_0$ and $N$
 
 # %%
-code = runs[(runs.variant == "code") & ~runs.permute_labels]
-net = pd.DataFrame([{**r["config"], **r["result"]} for r in nets.ok()])
+net = nets.frame()
 table = code.groupby(["N", "d0"])[["nc1_nngp", "nc1_ak"]].mean().join(net.groupby(["N", "d0"])[["nc1_final"]].mean())
 table = np.log10(table).rename(columns={"nc1_nngp": "NNGP", "nc1_ak": "AK (code)", "nc1_final": "trained net"})
 table["AK − NNGP"] = table["AK (code)"] - table["NNGP"]
@@ -120,32 +118,7 @@ for ax in axes:
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
-# ## Label independence of the official variant, and the theory variant
-
 # %%
-perm = runs[runs.permute_labels].set_index("d0")["nc1_ak"]
-orig = code[(code.N == N0) & (code.rep == seed)].set_index("d0")["nc1_ak"]
-label_effect = ((perm - orig).abs() / orig).rename("relative change of AK NC1 when labels are permuted")
-theory = runs[runs.variant == "theory"][["N", "d0", "converged", "failure", "stages_done", "nc1_ak", "nc1_nngp"]]
-theory_failed = [r for r in ak.records if r["config"].get("variant") == "theory" and r["status"] != "ok"]
-print(label_effect)
-print(f"theory variant: {int((~theory.converged).sum()) + len(theory_failed)} of {len(theory) + len(theory_failed)} "
-      "runs did not converge at every stage")
-theory
-
-# %% [markdown]
-# ## Claims
-
-# %%
-ch.claim("step0-is-nngp", "at stage 0 the adaptive kernel is σ_a² times the NNGP (largest absolute difference)",
-         source="derived", value=runs["step0_vs_nngp"].max(), op="<=", bound=1e-12)
-adapting = code[code.d0 >= 2]  # at d0 = 1 Σ is a scalar and NC1 only moves within the solver's tolerance
-ch.claim("monotone", "code variant, d0 ≥ 2: NC1 decreases along the annealing, up to the solver's tolerance "
-         "(largest relative increase between stages)", source="derived",
-         value=max(np.max(np.diff(v) / np.asarray(v[:-1])) for v in adapting["nc1_per_stage"]), op="<=", bound=1e-4)
-ch.claim("converged", "code variant: every stage converged (largest max-norm residual)", source="official-code",
-         value=code["max_residual"].max() if code.converged.all() else np.inf, op="<", bound=5e-4)
 big = table[table.index.get_level_values("d0") >= 2]
 ch.claim("ak-below-nngp", "AK NC1 < NNGP NC1 for d0 ≥ 2 (largest log10 difference)", source="paper",
          value=big["AK − NNGP"].max(), op="<", bound=0.0)
@@ -157,8 +130,32 @@ gaps = table.xs(dmax, level="d0")
 ch.claim("ak-gap-grows-with-N", f"the AK gap to the NNGP widens with N at d0 = {dmax} (gap at largest N − at smallest N)",
          source="paper", value=gaps["AK − NNGP"].iloc[-1] - gaps["AK − NNGP"].iloc[0], op="<", bound=0.0,
          not_expected={"smoke": "a single N"})
+
+# %% [markdown]
+# ## Label independence of the official variant
+
+# %%
+perm = runs[runs.permute_labels].set_index("d0")["nc1_ak"]
+orig = code[(code.N == N0) & (code.rep == seed)].set_index("d0")["nc1_ak"]
+label_effect = ((perm - orig).abs() / orig).rename("relative change of AK NC1 when labels are permuted")
+label_effect.to_frame()
+
+# %%
 ch.claim("labels-ignored", "code variant: permuting the labels changes AK NC1 by < 1 % (largest relative change)",
          source="official-code", value=label_effect.max(), op="<", bound=0.01)
+
+# %% [markdown]
+# ## The theory variant
+# Reported, not claimed: how many runs converged at every stage, and their NC1.
+
+# %%
+theory = runs[runs.variant == "theory"][["N", "d0", "converged", "failure", "stages_done", "nc1_ak", "nc1_nngp"]]
+theory_failed = [r for r in ak.records if r["config"].get("variant") == "theory" and r["status"] != "ok"]
+print(f"theory variant: {int((~theory.converged).sum()) + len(theory_failed)} of {len(theory) + len(theory_failed)} "
+      "runs did not converge at every stage")
+
+# %%
+theory
 
 # %%
 ch.finish()

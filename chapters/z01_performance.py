@@ -14,26 +14,23 @@
 # %% [markdown]
 # # Performance of the kernel engine
 #
-# Kernel probes dominate the cost of paper A's experiments: the official code differentiates
-# both samples again for every pair, every output and every feature coordinate. The book's
-# engine, `ncutils.kernels.empirical_ntk` (and `ntk_probe` for paper A's probe), never works per
-# pair. For the models of the book it uses layer-wise factors (`method="layerwise"`, chosen
-# by `"auto"`): one backward pass per output coordinate gives, for every layer, the gradient g
-# of its output; a Linear layer z = W u + b then contributes (u·u′ + 1)(g·g′) to the kernel
-# without its Jacobian ever being formed, and a convolution or BatchNorm layer contributes the
-# Gram matrix of its per-sample Jacobian, built from g and the unfolded input. Any other model
-# gets per-sample Jacobians from `torch.func` (`method="jacobian"`, vmap over jacrev), with a
-# warning that says why. Every layer-wise computation is checked against autograd's parameter
-# gradient, so a parameter used outside its layer cannot go unnoticed.
+# Kernel probes dominate the cost of paper A's experiments: the official code differentiates both
+# samples again for every pair, output and feature coordinate. The book's engine,
+# `ncutils.kernels.empirical_ntk` (and `ntk_probe`), never works per pair: one backward pass per output
+# coordinate gives every layer's output gradient g; a Linear layer then contributes (u·u′ + 1)(g·g′)
+# without forming its Jacobian, a convolution or BatchNorm layer the Gram matrix of its per-sample
+# Jacobian. Other models get per-sample Jacobians from `torch.func`, with a warning; every layer-wise
+# computation is checked against autograd.
 #
-# This page renders the latest run of the benchmark (`make bench`, i.e.
-# `python -m bench.empirical_ntk`), which compares, on identical weights and inputs, our engine
-# (both methods) with every implementation of neural-tangents' `empirical_ntk_fn` (jitted,
-# `vmap_axes=0`) and with a torch port of the official per-pair scheme. Each measurement runs in
-# its own process; its peak memory is the rise of the resident set's high-water mark during the
-# calls (the result, temporaries and JAX's compilation included). The page does not run the
-# benchmark itself: the numbers are those of the committed table, measured on the machine named
-# below. **Ours**: all of it (the paper has no such benchmark).
+# This page renders the committed results of `make bench` (`python -m bench.empirical_ntk`): our engine
+# against every neural-tangents `empirical_ntk_fn` implementation (jitted, `vmap_axes=0`) and a torch port
+# of the official per-pair scheme, on identical weights and inputs, each measurement in its own process
+# with its peak memory (rise of the resident set's high-water mark). It does not run the benchmark.
+#
+# :::{admonition} Whose is what
+# - **Ours:** all of it; the papers have no such benchmark.
+# - **Scaled down:** nothing; every profile renders the same committed table.
+# :::
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -42,17 +39,16 @@ table = None  # the benchmark's CSV (relative to the repository root)
 
 # %%
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from ncutils.book import start
-from ncutils.kernels.layerwise import output_gradient_numel
+from ncutils.core import REPO_DIR
+from ncutils.kernels import output_gradient_numel
 from ncutils.models import build_model
-from ncutils.versioning import REPO_DIR
 
 ch = start("z01_performance", profile=profile, seed=seed, table=table)
 path = REPO_DIR / ch.cfg.table

@@ -26,10 +26,12 @@ BatchNorm: eps 1e-5; torch momentum 0.1 for VGG (Flax 0.9), 0.01 (Flax 0.99) for
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+__all__ = ["INITS", "NCModel", "build_model", "initialise"]
 
 INITS = ("flax", "normal_fan_out", "torch")
 _TRUNC_STD = 0.87962566103423978  # std of a unit normal truncated at ±2

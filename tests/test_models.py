@@ -230,7 +230,7 @@ def test_tiny_variants_are_seeded(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_one_official_training_step_changes_every_parameter(name: str) -> None:
-    from ncutils.train import paper_a
+    from ncutils.paper_a import training as paper_a
 
     in_shape, widths = TINY[name]
     torch.manual_seed(0)

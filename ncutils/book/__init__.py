@@ -1,9 +1,11 @@
-"""The book machinery: chapter settings and claims (light), and the build pipeline.
+"""The book: profile settings, the experiments they plan, the chapter API, claims, and the build.
 
-Chapters use :func:`start`, :meth:`Chapter.claim` and :meth:`Chapter.finish`; the
-pipeline (``python -m ncutils.book``) executes chapters and builds the HTML book.
+Chapters use :func:`start`, :meth:`Chapter.run`, :meth:`Chapter.claim` (with :func:`measured` for
+claims about groups of runs) and :meth:`Chapter.finish`; ``python -m ncutils.book`` executes
+chapters, runs experiment grids and builds the HTML book (:mod:`ncutils.book.pipeline`).
 """
 
 from ncutils.book.chapter import Chapter, ClaimsFailed, progress, start
+from ncutils.book.claims import measured
 
-__all__ = ["Chapter", "ClaimsFailed", "progress", "start"]
+__all__ = ["Chapter", "ClaimsFailed", "measured", "progress", "start"]

@@ -1,80 +1,50 @@
-"""What a chapter calls: resolve its profile, print settings and environment, record claims.
+"""What a chapter calls: resolve its profile, print settings and environment, run its grids, record claims.
 
 Usage in a chapter (after its ``parameters`` cell)::
 
     ch = start("a01_table1", profile=profile, seed=seed, m_values=m_values)
     cfg = ch.cfg                       # knobs of the profile, overridden by non-None params
+    grids = ch.run()                   # chapters with an experiment: its grids, from the store or computed
     ...
     ch.claim("spectrum", "eigvalsh equals the closed forms", source="derived",
              value=err, op="<=", bound=1e-10)
     ch.finish()                        # last cell: table of claims; raises if one fails
+
+While a chapter runs, the files it reads under ``data/`` (not the result store) are recorded: the
+pipeline re-executes the chapter when one of them changes.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import pprint
 import random
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from ncutils.book.claims import SOURCES, Claim, evaluate, save_claims
 from ncutils.book.envinfo import fingerprint
-from ncutils.profiles import chapter_profile
+from ncutils.book.experiments import experiment
+from ncutils.book.settings import Config, resolve
+from ncutils.core.jsonable import plain
+from ncutils.core.paths import DATA_DIR, REPO_DIR
+from ncutils.core.versioning import config_hash
 
 CLAIMS_ENV = "NCUTILS_CLAIMS_PATH"  # set by the pipeline: where to save the claims
+TRACE_ENV = "NCUTILS_TRACE_PATH"  # set by the pipeline: where to save the grids run and the data files read
 HEADLESS_ENV = "NCUTILS_HEADLESS"  # set by the pipeline: no interactive widgets
+UNTRACKED_DATA = ("store", "runs", "cache")  # data/ folders keyed by their own means
 
 T = TypeVar("T")
+_data_reads: set[Path] = set()
+_hooked: list[bool] = []  # the audit hook is added once per process (it cannot be removed)
 
 
 class ClaimsFailed(AssertionError):
     """Raised by :meth:`Chapter.finish` when a claim fails where it is expected to hold."""
-
-
-class Config(dict):
-    """The resolved knobs; read as ``cfg["m_values"]`` or ``cfg.m_values``."""
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self[key]
-        except KeyError as exc:
-            raise AttributeError(f"no knob {key!r} in this chapter's profile: {sorted(self)}") from exc
-
-
-def _check_type(name: str, value: Any, default: Any) -> Any:
-    """Accept ``value`` for knob ``name`` if its type matches the profile's ``default``."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-        value = list(value) if ok else value
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise TypeError(
-            f"parameter {name}={value!r} has type {type(value).__name__}, "
-            f"expected {type(default).__name__} like the profile's {default!r}: pass e.g. -p {name}={default!r}"
-        )
-    return value
-
-
-def resolve(chapter: str, profile: str, params: dict[str, Any]) -> Config:
-    """Merge the profile's knobs with the non-``None`` parameters (type-checked)."""
-    cfg = chapter_profile(chapter, profile)
-    for name, value in params.items():
-        if name not in cfg:
-            raise ValueError(
-                f"unknown parameter {name!r} for chapter {chapter}: known knobs are {sorted(cfg)}"
-            )
-        if value is not None:
-            cfg[name] = _check_type(name, value, cfg[name])
-    return Config(cfg)
 
 
 def seed_everything(seed: int) -> None:
@@ -98,8 +68,25 @@ def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) ->
     return iter(tqdm_auto(iterable, desc=desc, total=total))
 
 
+def _is_read(mode: Any, flags: Any) -> bool:
+    if isinstance(mode, str):
+        return not any(c in mode for c in "wax+")
+    return isinstance(flags, int) and not flags & (os.O_WRONLY | os.O_RDWR)
+
+
+def _record_data_reads(event: str, args: tuple) -> None:
+    """Audit hook: remember every file opened for reading under ``data/``, but for the result store."""
+    if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    if not _is_read(args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None):
+        return
+    path = Path(os.path.abspath(os.fsdecode(args[0])))
+    if path.is_relative_to(DATA_DIR) and path.relative_to(DATA_DIR).parts[0] not in UNTRACKED_DATA:
+        _data_reads.add(path)
+
+
 class Chapter:
-    """A running chapter: its resolved settings and the claims it has stated."""
+    """A running chapter: its resolved settings, the grids it ran and the claims it has stated."""
 
     def __init__(self, name: str, profile: str, seed: int, cfg: Config) -> None:
         self.name = name
@@ -107,6 +94,20 @@ class Chapter:
         self.seed = seed
         self.cfg = cfg
         self.claims: list[Claim] = []
+        self.grids: dict[str, list[str]] = {}  # grid name -> config hashes, in order
+
+    def run(self, *, client: Any = None) -> dict[str, Any]:
+        """Run the chapter's experiment (:mod:`ncutils.book.experiments`) at its settings and seed: each grid's
+        runs come from the store or are computed (``client`` as in :func:`ncutils.runs.run_grid`; by default
+        a LocalCluster of the ``workers`` knob). Returns the :class:`ncutils.runs.GridResult` of each grid by name."""
+        from ncutils.runs import run_grid
+
+        results = {}
+        for grid in experiment(self.name)(self.cfg, self.seed):
+            results[grid.name] = run_grid(grid, client=client, workers=self.cfg.get("workers"), progress=False)
+            self.grids[grid.name] = [config_hash(c) for c in grid.configs]
+            print(results[grid.name].summary())
+        return results
 
     def claim(
         self,
@@ -127,7 +128,8 @@ class Chapter:
         ``extension`` (beyond the paper) or ``official-code`` (behaviour of the official code).
         ``not_expected`` maps a profile to the reason the claim may fail there.
         ``value=None`` with ``no_data`` (why, e.g. "no run in this group") states a claim that had
-        nothing to measure: it never holds; status ``no data`` where excused, else ``fails``.
+        nothing to measure: it never holds; status ``no data`` where excused, else ``fails``
+        (:func:`ncutils.book.claims.measured` computes both from groups of runs).
         """
         if source not in SOURCES:
             raise ValueError(f"claim {id!r}: source {source!r} must be one of {SOURCES}")
@@ -147,7 +149,7 @@ class Chapter:
             holds=value is not None and evaluate(value, op, bound),
             profile=self.profile,
             not_expected=reason,
-            extra={k: _plain(v) for k, v in extra.items()},
+            extra={k: plain(v) if hasattr(v, "tolist") else v for k, v in extra.items()},
             no_data=no_data,
         )
         self.claims.append(c)
@@ -173,13 +175,19 @@ class Chapter:
             ]
         )
 
+    def _save_trace(self, path: Path) -> None:
+        data = sorted(str(p.relative_to(REPO_DIR) if p.is_relative_to(REPO_DIR) else p) for p in _data_reads if p.is_file())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"grids": self.grids, "data_files": data}, indent=1))
+
     def finish(self):
         """Save the claims (when run by the pipeline), show them, and fail on an unexpected failure."""
         if not self.claims:
             raise ClaimsFailed(f"chapter {self.name} stated no claim")
-        path = os.environ.get(CLAIMS_ENV)
-        if path:
-            save_claims(self.claims, Path(path))
+        if os.environ.get(CLAIMS_ENV):
+            save_claims(self.claims, Path(os.environ[CLAIMS_ENV]))
+        if os.environ.get(TRACE_ENV):
+            self._save_trace(Path(os.environ[TRACE_ENV]))
         failed = [c for c in self.claims if c.status == "fails"]
         if failed:
             lines = "; ".join(f"{c.id}: measured {c.measured()}, needs {c.threshold()}" for c in failed)
@@ -187,19 +195,18 @@ class Chapter:
         return self.summary()
 
 
-def _plain(v: Any) -> Any:
-    if hasattr(v, "tolist"):
-        return v.tolist()
-    return v
-
-
 def start(name: str, profile: str, seed: int = 0, **params: Any) -> Chapter:
     """Begin chapter ``name``: resolve the profile, seed everything, print settings and environment."""
     cfg = resolve(name, profile, params)
+    if not _hooked:
+        sys.addaudithook(_record_data_reads)
+        _hooked.append(True)
+    _data_reads.clear()
     seed_everything(seed)
     print(f"Chapter {name} | profile {profile!r} | seed {seed}")
     width = max((len(k) for k in cfg), default=0)
     for k, v in cfg.items():
-        print(f"  {k:<{width}} = {v!r}")
+        text = pprint.pformat(v, width=110 - width, sort_dicts=False).replace("\n", "\n" + " " * (width + 5))
+        print(f"  {k:<{width}} = {text}")
     print("Environment: " + ", ".join(f"{k} {v}" for k, v in fingerprint().items()))
     return Chapter(name, profile, seed, cfg)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 import operator
+from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncutils._json import plain
+from ncutils.core.jsonable import plain
 
 SOURCES = ("paper", "derived", "extension", "official-code")
 _OPS = {
@@ -102,3 +103,12 @@ def load_claims(path: Path) -> list[Claim]:
     """Read the claims a chapter saved."""
     rows = json.loads(Path(path).read_text())
     return [Claim(**{**r, "bound": tuple(r["bound"]) if r["op"] == "in" else r["bound"]}) for r in rows]
+
+
+def measured(value: Callable[..., float], *groups: Sized, need: int = 1, empty: str = "no run in this group"
+             ) -> dict[str, Any]:
+    """The ``value`` (and ``no_data``) arguments of a claim about groups of runs: ``value(*groups)``, or no
+    data (never a pass) with the reason ``empty`` when a group has fewer than ``need`` runs."""
+    if all(len(g) >= need for g in groups):
+        return {"value": value(*groups)}
+    return {"value": None, "no_data": empty}

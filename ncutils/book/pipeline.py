@@ -1,10 +1,13 @@
 """The build pipeline: jupytext -> papermill (per profile) -> scoreboard -> Jupyter Book.
 
 Executed notebooks land in ``book/_executed/<profile>/`` with their claims and a
-metadata file holding the content hash they were executed for. A chapter is not
-re-executed while that hash is unchanged (chapter source, ``ncutils`` sources,
-profile, parameters and dependency pins); outputs of a chapter are deleted before
-it is executed again, so a stale notebook is never rendered.
+metadata file holding the key they were executed for: the chapter's source, the code of
+the ``ncutils`` modules it imports (their import closure, its experiment's included; the
+profile table counts through the chapter's resolved settings instead), the profile, seed
+and settings, and the dependency pins; and the hashes of the data files it read. A chapter
+is not re-executed while these are unchanged; its outputs are deleted before it is executed
+again, so a stale notebook is never rendered. The HTML is not rebuilt while its inputs (the
+executed notebooks, the front matter and the configuration) are unchanged.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, resolve
-from ncutils.book.claims import load_claims
-from ncutils.profiles import PROFILE_NAMES
-from ncutils.versioning import PACKAGE_DIR, REPO_DIR, code_version, hash_files
+from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, TRACE_ENV
+from ncutils.book.claims import Claim, load_claims
+from ncutils.book.experiments import EXPERIMENTS, experiment_module
+from ncutils.book.settings import PROFILE_NAMES, resolve
+from ncutils.core.paths import REPO_DIR
+from ncutils.core.versioning import code_version, hash_files, imports_of
 
+SETTINGS_MODULES = ("ncutils.book.profiles",)  # count through the resolved settings, not their code
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book/*.md", "book/*.bib")  # what the HTML is built from, beside notebooks
 CHAPTERS_DIR = REPO_DIR / "chapters"
 EXECUTED_DIR = REPO_DIR / "book" / "_executed"
 BUILD_DIR = REPO_DIR / "_build"
@@ -109,32 +116,51 @@ def executed_dir(profile: str) -> Path:
     return EXECUTED_DIR / profile
 
 
-def _outputs(name: str, profile: str) -> dict[str, Path]:
+def outputs(name: str, profile: str) -> dict[str, Path]:
+    """The files a chapter's execution at ``profile`` leaves: notebook, claims, trace and metadata."""
     d = executed_dir(profile)
     return {
         "notebook": d / f"{name}.ipynb",
         "claims": d / f"{name}.claims.json",
+        "trace": d / f"{name}.trace.json",
         "meta": d / f"{name}.meta.json",
     }
 
 
+def chapter_modules(name: str) -> set[str]:
+    """The ``ncutils`` modules chapter ``name`` imports, and its experiment's module (it runs it by name)."""
+    modules = set(imports_of(chapter_path(name)))
+    if name in EXPERIMENTS:
+        modules.add(experiment_module(name))
+    return modules
+
+
 def content_hash(name: str, profile: str, seed: int, params: dict[str, Any]) -> str:
-    """Hash of everything a chapter's output depends on."""
+    """Hash of everything a chapter's output depends on, but the data files it reads (see :func:`is_cached`)."""
     h = hashlib.sha256()
     h.update(chapter_path(name).read_bytes())
-    h.update(hash_files(PACKAGE_DIR.rglob("*.py")).encode())  # every library source, the profile table included
-    h.update(json.dumps({"profile": profile, "seed": seed, "params": params}, sort_keys=True).encode())
+    h.update(code_version(chapter_modules(name), exclude=SETTINGS_MODULES).encode())
+    settings = {"profile": profile, "seed": seed, "settings": resolve(name, profile, params)}
+    h.update(json.dumps(settings, sort_keys=True).encode())
     for pin in PIN_FILES:
         if pin.exists():
             h.update(pin.read_bytes())
     return h.hexdigest()[:20]
 
 
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def is_cached(name: str, profile: str, key: str) -> bool:
-    out = _outputs(name, profile)
+    """Whether the chapter's outputs were made for ``key`` from data files that are unchanged since."""
+    out = outputs(name, profile)
     if not all(p.exists() for p in out.values()):
         return False
-    return json.loads(out["meta"].read_text()).get("hash") == key
+    meta = json.loads(out["meta"].read_text())
+    if meta.get("hash") != key:
+        return False
+    return all((REPO_DIR / f).is_file() and _file_hash(REPO_DIR / f) == h for f, h in meta.get("data_files", {}).items())
 
 
 # ----------------------------------------------------------------- running one chapter
@@ -183,7 +209,7 @@ def run_chapter(
         raise PipelineError(str(exc)) from exc
     nb = _load_notebook(name)
     key = content_hash(name, profile, seed, params)
-    out = _outputs(name, profile)
+    out = outputs(name, profile)
     if not force and is_cached(name, profile, key):
         claims = load_claims(out["claims"])
         log(f"[cached]   {name} ({profile})")
@@ -198,8 +224,9 @@ def run_chapter(
     failed_nb.unlink(missing_ok=True)
     nbformat.write(nb, src)
 
-    env_before = {k: os.environ.get(k) for k in (CLAIMS_ENV, HEADLESS_ENV, "MPLBACKEND")}
+    env_before = {k: os.environ.get(k) for k in (CLAIMS_ENV, TRACE_ENV, HEADLESS_ENV, "MPLBACKEND")}
     os.environ[CLAIMS_ENV] = str(out["claims"])
+    os.environ[TRACE_ENV] = str(out["trace"])
     os.environ[HEADLESS_ENV] = "1"
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend
     log(f"[start]    {name} ({profile})")
@@ -221,13 +248,15 @@ def run_chapter(
             else:
                 os.environ[k] = v
     seconds = time.perf_counter() - t0
-    if not out["claims"].exists():
+    if not (out["claims"].exists() and out["trace"].exists()):
         tmp.replace(failed_nb)
         raise ChapterFailed(f"chapter {name} saved no claims: end it with a cell calling ch.finish()")
     tmp.replace(out["notebook"])
     claims = load_claims(out["claims"])
+    data_files = json.loads(out["trace"].read_text())["data_files"]
     out["meta"].write_text(json.dumps({"hash": key, "seconds": seconds, "profile": profile, "seed": seed,
-                                       "params": params, "code_version": code_version()}, indent=1))
+                                       "params": params, "data_files": {f: _file_hash(REPO_DIR / f) for f in data_files}},
+                                      indent=1))
     log(f"[done]     {name} ({profile}) in {seconds:.1f} s, {len(claims)} claims")
     return ChapterRun(name, "executed", seconds, len(claims), sum(c.status == "fails" for c in claims))
 
@@ -257,20 +286,43 @@ def html_dir(profile: str) -> Path:
     return BUILD_DIR / "html" if profile == "cpu" else BUILD_DIR / profile / "html"
 
 
-def build_html(profile: str, log=say) -> Path:
-    """Build the static HTML book from the executed notebooks (execution off, warnings as errors)."""
+def collect_claims(profile: str) -> dict[str, list[Claim]]:
+    """Claims saved by the chapters executed at ``profile``, by chapter, in toc order."""
+    found = {}
+    for name in list_chapters():
+        path = outputs(name, profile)["claims"]
+        if path.exists():
+            found[name] = load_claims(path)
+    return found
+
+
+def _html_inputs_hash(profile: str, toc_text: str) -> str:
+    files = [p for pattern in BOOK_SOURCES for p in REPO_DIR.glob(pattern)]
+    files += sorted(executed_dir(profile).glob("*.ipynb")) + [executed_dir(profile) / "scoreboard.md", *PIN_FILES]
+    return hashlib.sha256((hash_files(f for f in files if f.exists()) + toc_text).encode()).hexdigest()[:20]
+
+
+def build_html(profile: str, log=say, force: bool = False) -> Path:
+    """Build the static HTML book from the executed notebooks (execution off, warnings as errors),
+    unless it was built from the same inputs already."""
     import yaml
 
     from ncutils.book.scoreboard import write_scoreboard
 
-    missing = [n for n in list_chapters() if not _outputs(n, profile)["notebook"].exists()]
+    missing = [n for n in list_chapters() if not outputs(n, profile)["notebook"].exists()]
     if missing:
         raise PipelineError(f"chapters not executed at profile {profile}: {', '.join(missing)}; run the build first")
-    write_scoreboard(profile, executed_dir(profile) / "scoreboard.md")
+    write_scoreboard(profile, collect_claims(profile), executed_dir(profile) / "scoreboard.md")
+    dest = html_dir(profile)
+    toc_text = yaml.safe_dump(_generated_toc(profile), sort_keys=False)
+    stamp, inputs = dest / ".inputs-hash", _html_inputs_hash(profile, toc_text)
+    if not force and stamp.exists() and stamp.read_text() == inputs and (dest / "index.html").exists():
+        log(f"[html]     {dest} is up to date")
+        return dest
     work = BUILD_DIR / f".jb-{profile}"
     work.mkdir(parents=True, exist_ok=True)
     toc_file = work / "_toc.yml"
-    toc_file.write_text(yaml.safe_dump(_generated_toc(profile), sort_keys=False))
+    toc_file.write_text(toc_text)
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO_DIR), "--toc", str(toc_file),
            "--path-output", str(work), "-W", "-n", "--keep-going"]
     log(f"[html]     jupyter-book build ({profile})")
@@ -279,11 +331,11 @@ def build_html(profile: str, log=say) -> Path:
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise PipelineError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
-    dest = html_dir(profile)
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(work / "_build" / "html"), str(dest))
+    stamp.write_text(inputs)
     log(f"[html]     {dest} in {time.perf_counter() - t0:.1f} s")
     return dest
 
@@ -304,7 +356,7 @@ def build(profile: str, *, chapters: list[str] | None = None, seed: int = 0,
         runs.append(run_chapter(n, profile, seed=seed, params=knobs, force=force, log=log))
     log(summary_table(runs, time.perf_counter() - t0))
     if html:
-        build_html(profile, log=log)
+        build_html(profile, log=log, force=force)
     return runs
 
 

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ncutils.book.claims import Claim, load_claims
+from ncutils.book.claims import Claim
 
 _PAPERS = {"a": "Paper A: Neural (Tangent Kernel) Collapse", "b": "Paper B: Kernel methods and NC1",
            "z": "Appendix"}
 _ICON = {"holds": "holds", "fails": "**FAILS**", "not expected": "*not expected here*", "no data": "*no data here*"}
-
-
-def collect_claims(profile: str) -> dict[str, list[Claim]]:
-    """Claims saved by the chapters executed at ``profile``, by chapter, in toc order."""
-    from ncutils.book.pipeline import _outputs, list_chapters
-
-    found = {}
-    for name in list_chapters():
-        path = _outputs(name, profile)["claims"]
-        if path.exists():
-            found[name] = load_claims(path)
-    return found
 
 
 def _cell(text: str) -> str:
@@ -65,8 +53,8 @@ def render_scoreboard(profile: str, claims: dict[str, list[Claim]]) -> str:
     return "\n".join(lines)
 
 
-def write_scoreboard(profile: str, path: Path) -> Path:
-    """Write the scoreboard page for ``profile`` to ``path``."""
+def write_scoreboard(profile: str, claims: dict[str, list[Claim]], path: Path) -> Path:
+    """Write the scoreboard page of the ``claims`` of each chapter at ``profile`` to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_scoreboard(profile, collect_claims(profile)))
+    path.write_text(render_scoreboard(profile, claims))
     return path

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,5 +41,3 @@ def gaussian_mixture(class_sizes: Sequence[int], d0: int, mu: float = 2.0, s: fl
     targets = np.array([-1.0, 1.0])[y] if means is None else levels[y] / 2.0
     return Mixture(X, y, targets)
 
-
-FOUR_CLASS_MEANS = (-6.0, -2.0, 2.0, 6.0)

@@ -10,14 +10,15 @@ max-pools need 32×32 inputs). :func:`load_train_test` gives any of them as bala
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from ncutils.versioning import REPO_DIR
+from ncutils.core.paths import DATA_DIR
 
-RAW_DIR = REPO_DIR / "data" / "raw"
+RAW_DIR = DATA_DIR / "raw"
 OFFLINE = ("digits", "mnist5k", "mnist5k_14")
 TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 RESIZED_32 = {"mnist_32": "mnist", "fashion_mnist_32": "fashion_mnist"}

@@ -7,6 +7,16 @@ from typing import NamedTuple
 import numpy as np
 
 
+class BlockValues(NamedTuple):
+    """The three values of a block-structured kernel (paper A, Assumption 1.1): the diagonal ``d``,
+    between two samples of the same class ``c``, between samples of different classes ``n``
+    (γ_d, γ_c, γ_n for the NTK, κ_d, κ_c, κ_n for the feature kernel)."""
+
+    d: float
+    c: float
+    n: float
+
+
 class BlockSpectrum(NamedTuple):
     """The three eigenvalues of a block kernel (paper A, Table 1) and their multiplicities."""
 

@@ -21,7 +21,7 @@ recomputing the factors of the column blocks once per row block.
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -20,8 +20,8 @@ factors summed over samples must reproduce autograd's parameter gradient of Σ_a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +43,7 @@ class Outer:
     g: torch.Tensor
     bias: bool
 
-    def input_gram(self, other: "Outer") -> torch.Tensor:
+    def input_gram(self, other: Outer) -> torch.Tensor:
         """(B1, B2): u_i·u_j (+1 for a trainable bias), the input factor of the layer's term."""
         B1, B2 = self.g.shape[0], other.g.shape[0]
         gram = self.u @ other.u.T if self.u is not None else self.g.new_zeros(B1, B2)
@@ -222,7 +222,8 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     modules = [r[0] for r in records]
     check = _AutogradCheck(f, modules)  # the last backward pass; the graph is freed here
     inputs = [r[1].detach() for r in records]
-    del f, outputs, records
+    del f, outputs
+    records.clear()
     builders = {nn.Linear: _linear_factors, nn.Conv2d: _conv_factors, nn.BatchNorm1d: _batchnorm_factors,
                 nn.BatchNorm2d: _batchnorm_factors}
     factors: list[Factor] = []

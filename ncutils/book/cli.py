@@ -1,0 +1,115 @@
+"""The command line of the book: chapters, experiment grids and the HTML build.
+
+    python -m ncutils.book list  [--profile P]
+    python -m ncutils.book run   NAME [NAME ...] [--profile P] [--seed S] [-p knob=value] [--force]
+    python -m ncutils.book build [--profile P] [--seed S] [-p knob=value] [--force] [--no-html]
+    python -m ncutils.book grid  NAME [--profile P] [--seed S] [-p knob=value] [--dry-run]
+                                 [--scheduler ADDR | --jobqueue FILE.yaml] [--store PATH] [--workers N]
+    python -m ncutils.book grid  --list
+
+``grid`` runs the experiment of chapter NAME (:mod:`ncutils.book.experiments`) with the settings the
+chapter would use (profile and overrides), so that the chapter then finds every run in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ncutils.book.settings import DEFAULT_PROFILE
+
+
+def _param(text: str) -> tuple[str, object]:
+    import yaml
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"parameter {text!r} must look like knob=value, e.g. -p m_values=[12,500]")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ncutils.runs import DEFAULT_STORE
+
+    parser = argparse.ArgumentParser(prog="python -m ncutils.book",
+                                     description="Execute chapters, run experiment grids and build the book.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("list", "run", "build", "grid"):
+        p = sub.add_parser(name)
+        p.add_argument("--profile", default=DEFAULT_PROFILE, help="smoke, cpu (default) or paper")
+        if name == "run":
+            p.add_argument("chapters", nargs="+", help="chapter names (see 'list')")
+        if name == "grid":
+            p.add_argument("chapter", nargs="?", help="a chapter with an experiment (see 'grid --list')")
+            p.add_argument("--list", action="store_true", help="list the chapters with an experiment")
+            p.add_argument("--dry-run", action="store_true", help="print the runs, run nothing")
+            p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+            p.add_argument("--jobqueue", help="YAML file describing a dask-jobqueue cluster (Slurm, PBS)")
+            p.add_argument("--store", default=str(DEFAULT_STORE), help="result store: a folder or an fsspec URL")
+            p.add_argument("--workers", type=int, help="LocalCluster workers (default: the chapter's workers knob)")
+        if name in ("run", "build", "grid"):
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("-p", "--param", type=_param, action="append", default=[], help="knob=value (YAML)")
+        if name in ("run", "build"):
+            p.add_argument("--force", action="store_true", help="re-execute even when cached")
+        if name == "build":
+            p.add_argument("--no-html", action="store_true", help="execute chapters only")
+    return parser
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from ncutils.book import experiments as ex
+    from ncutils.book.pipeline import PipelineError
+    from ncutils.book.settings import resolve
+    from ncutils.runs import jobqueue_client, run_grid
+
+    if args.list:
+        print("\n".join(sorted(ex.EXPERIMENTS)))
+        return 0
+    if not args.chapter:
+        raise PipelineError(f"name a chapter with an experiment: one of {sorted(ex.EXPERIMENTS)}")
+    try:
+        cfg = resolve(args.chapter, args.profile, dict(args.param))
+        grids = ex.experiment(args.chapter)(cfg, args.seed)
+    except (TypeError, ValueError) as exc:
+        raise PipelineError(str(exc)) from exc
+    if args.dry_run:
+        for grid in grids:
+            print(f"grid {grid.name} ({grid.task}): {len(grid.configs)} runs")
+            print("\n".join(f"  {c}" for c in grid.configs))
+        return 0
+    client = jobqueue_client(args.jobqueue) if args.jobqueue else args.scheduler
+    results = [run_grid(g, store=args.store, client=client, workers=args.workers or cfg.get("workers")) for g in grids]
+    return 0 if all(r.n_lost() == 0 for r in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; user errors print one line and exit 2."""
+    from ncutils.book import pipeline as pl
+    from ncutils.runs import GridError
+
+    args = _parser().parse_args(argv)
+    try:
+        pl.check_profile(args.profile)
+        if args.command == "grid":
+            return _grid(args)
+        if args.command == "list":
+            for n in pl.list_chapters():
+                state = "executed" if pl.outputs(n, args.profile)["notebook"].exists() else "not executed"
+                print(f"{n:<28} {state} ({args.profile})")
+            return 0
+        params = dict(args.param)
+        if args.command == "run":
+            pl.check_dependencies()
+            for n in args.chapters:
+                pl.run_chapter(n, args.profile, seed=args.seed, params=params, force=args.force)
+            return 0
+        known = {k for n in pl.list_chapters() for k in pl.resolve(n, args.profile, {})}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise pl.PipelineError(f"unknown parameter(s) {unknown}: no chapter has such a knob")
+        pl.build(args.profile, seed=args.seed, params=params, force=args.force, html=not args.no_html)
+        return 0
+    except (pl.PipelineError, GridError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,31 @@
+"""Paper A's grids: the block-structure run (a06) and the NC-vs-invariant sweep (a07)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ncutils.models import INITS
+from ncutils.paper_a.training import run_config
+from ncutils.runs import Grid
+
+A06_KNOBS = ("model", "data", "init", "lr", "epochs", "probe_every", "train_per_class", "test_per_class", "device")
+
+
+def ntk_block_structure(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter a06: one training run with the chapter's knobs and seed."""
+    return [Grid("a06_ntk_block_structure", run_config, [{**{k: cfg[k] for k in A06_KNOBS}, "seed": seed}])]
+
+
+def sweep_part(spec: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+    """The runs of one part of the sweep: its ``lrs`` × the three initialisations, with ``seed``, or with
+    the seeds seed+1 … seed+k for a part with ``more_seeds=k``; its other keys go to every run."""
+    spec = dict(spec)
+    lrs, more = spec.pop("lrs"), spec.pop("more_seeds", 0)
+    seeds = [seed + k for k in range(1, more + 1)] if more else [seed]
+    return [{**spec, "init": init, "lr": lr, "seed": s} for s in seeds for init in INITS for lr in lrs]
+
+
+def nc_vs_invariant(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter a07: every part of the profile's ``sweep`` as one grid."""
+    configs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
+    return [Grid("a07_nc_vs_invariant", run_config, configs)]

@@ -1,0 +1,42 @@
+"""Paper B's grids: trained 2-layer networks (b06, b08) and the adaptive kernel (b07)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ncutils.paper_b import adaptive_kernel as ak
+from ncutils.paper_b import two_layer_training as fcn
+from ncutils.runs import Grid
+
+FCN_EPOCHS = 1000  # the official recipe's epochs (the b07 comparison runs b06's networks)
+
+
+def balanced_configs(n_values, d0_values, repeats: int, activations, epochs: int, seed: int) -> list[dict[str, Any]]:
+    """Networks on balanced mixtures: every activation × N × d0 × repeat (repeat r draws with rep = seed + r)."""
+    return [{"N": N, "d0": d0, "rep": seed + rep, "activation": act, "epochs": epochs}
+            for act in activations for N in n_values for d0 in d0_values for rep in range(repeats)]
+
+
+def trained_fcn(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter b06: every activation × N × d0 × repeat."""
+    return [Grid("b06_trained_fcn", fcn.run_config, balanced_configs(cfg["n_values"], cfg["d0_values"], cfg["repeats"],
+                                                                      cfg["activations"], cfg["epochs"], seed))]
+
+
+def adaptive_kernel(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter b07: the ``code`` variant for every N × d0 × repeat, then at the smallest N the label-permuted
+    ``code`` runs and the ``theory`` runs; and the Erf networks of chapter b06 on the same draws."""
+    n0 = cfg["n_values"][0]
+    configs = [{"N": N, "d0": d0, "rep": seed + r, "variant": "code"}
+               for N in cfg["n_values"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"])]
+    configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "code", "permute_labels": True} for d0 in cfg["d0_values"]]
+    configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "theory"} for d0 in cfg["theory_d0_values"]]
+    nets = balanced_configs(cfg["n_values"], cfg["d0_values"], cfg["repeats"], ["erf"], FCN_EPOCHS, seed)
+    return [Grid("b07_adaptive_kernel", ak.run_config, configs), Grid("b06_trained_fcn", fcn.run_config, nets)]
+
+
+def imbalanced(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter b08: Erf networks for every class split × d0 × repeat."""
+    configs = [{"N": sum(sizes), "class_sizes": list(sizes), "d0": d0, "rep": seed + rep, "activation": "erf"}
+               for sizes in cfg["class_sizes"] for d0 in cfg["d0_values"] for rep in range(cfg["repeats"])]
+    return [Grid("b08_imbalanced", fcn.run_config, configs)]

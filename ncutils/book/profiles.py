@@ -1,0 +1,162 @@
+"""The one table of profile settings: per chapter, the knobs of each profile.
+
+Profiles
+--------
+``smoke``  CI: every chapter in seconds; some empirical claims are declared as
+           not expected to hold here (each says why).
+``cpu``    default: the whole book well under an hour on 2 cores, every effect shown.
+``paper``  the papers' own settings, meant for a GPU machine with datasets in ``data/``.
+
+Each chapter's ``parameters`` cell names the same knobs (default ``None`` = take
+the profile's value); papermill may inject any of them to override the profile.
+A knob's type is the type of its value here; an override of another type is an error.
+Experiments are planned from these settings alone (:mod:`ncutils.book.experiments`), so every
+run of the book is made here: chapter a07's sweep plan included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "paper")
+DEFAULT_PROFILE = "cpu"
+
+# ---------------------------------------------------------------- paper A's sweep (chapter a07)
+PAPER_A_LRS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]  # our choice (notes §4): the paper's grid is unknown
+# the official architecture per data set (notes §2.3); VGG reads MNIST/FashionMNIST resized to 32×32
+PAPER_A_RUNS = (("resnet20", "mnist"), ("resnet20", "fashion_mnist"), ("resnet20", "cifar10"),
+                ("vgg11", "mnist_32"), ("vgg11", "fashion_mnist_32"), ("vgg16", "cifar10"),
+                ("densenet40", "mnist"), ("densenet40", "fashion_mnist"), ("densenet40", "cifar10"))
+# per class: the official truncation of the train split (5412 is the official code's MNIST figure,
+# B12), and our balanced subset of the test split (MNIST's smallest test class has 892 images)
+_MNIST, _FASHION = dict(train_per_class=5412, test_per_class=892), dict(train_per_class=6000, test_per_class=1000)
+PAPER_A_SIZES = {"mnist": _MNIST, "mnist_32": _MNIST, "fashion_mnist": _FASHION, "fashion_mnist_32": _FASHION,
+                 "cifar10": dict(train_per_class=5000, test_per_class=1000)}
+_MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=250, train_per_class=150, test_per_class=20)
+_RESNET_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=200, probe_every=50, train_per_class=400,
+                   test_per_class=100)
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    # ---------------------------------------------------------------- paper A
+    "a01_table1": {
+        "smoke": {"n_classes": 10, "m_values": [12, 60]},
+        "cpu": {"n_classes": 10, "m_values": [12, 500]},
+        "paper": {"n_classes": 10, "m_values": [12, 500]},
+    },
+    "a02_three_rates": {
+        "smoke": {"n_classes": 10, "m_values": [12, 500], "gamma": [1.0, 0.6, 0.1], "n_times": 200},
+        "cpu": {"n_classes": 10, "m_values": [12, 5000], "gamma": [1.0, 0.6, 0.1], "n_times": 400},
+        "paper": {"n_classes": 10, "m_values": [12, 5000], "gamma": [1.0, 0.6, 0.1], "n_times": 400},
+    },
+    "a03_invariant": {
+        "smoke": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "t_max": 200.0,
+                  "weight_decay": 0.01},
+        "cpu": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                "weight_decay": 0.01},
+        "paper": {"n_classes": 10, "m": 12, "n_features": 32, "kappa": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "weight_decay": 0.01},
+    },
+    "a04_nc_from_e0": {
+        "smoke": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "epsilons": [0.0, 0.3, 1.0], "t_interp": 100.0},
+        "cpu": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                "epsilons": [0.0, 0.03, 0.1, 0.3, 1.0, 3.0], "t_interp": 2000.0},
+        "paper": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "t_max": 2000.0,
+                  "epsilons": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "t_interp": 2000.0},
+    },
+    "a05_ntk_decomposition": {
+        "smoke": {"n_per_class": 2, "widths": [32, 16]},
+        "cpu": {"n_per_class": 4, "widths": [64, 32]},
+        "paper": {"n_per_class": 6, "widths": [128, 128, 32]},
+    },
+    "a06_ntk_block_structure": {
+        "smoke": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 40, "probe_every": 20,
+                  "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
+        "cpu": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 1500, "probe_every": 250,
+                "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
+        # the paper's figure: ResNet20 on the full MNIST, 400 epochs, probes every epoch; init and lr are ours
+        "paper": {"model": "resnet20", "data": "mnist", "init": "flax", "lr": 0.1, "epochs": 400,
+                  "probe_every": 1, "train_per_class": 5412, "test_per_class": 892, "device": "auto"},
+    },
+    "a07_nc_vs_invariant": {
+        # sweep: the parts of the NC-vs-invariant sweep (notes §4, chapter 6); each part's list of
+        # learning rates is crossed with the three initialisations and run with the chapter's seed s,
+        # or, for a part with ``more_seeds=k``, with the seeds s+1, …, s+k instead
+        "smoke": {"workers": 2, "sweep": {"mlp": dict(model="mlp", data="digits", epochs=40, probe_every=20,
+                                                      train_per_class=150, test_per_class=20, lrs=[0.03, 0.3])}},
+        "cpu": {"workers": 2, "sweep": {
+            "mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
+            "resnet": dict(**_RESNET_CPU, lrs=[0.03, 0.3]),
+            # the runs without NC nearest the groups' boundary again with the next two seeds, to show how
+            # much a single run's final numbers there depend on the seed (not used by the sweep's claims)
+            "mlp-seeds": dict(**_MLP_CPU, lrs=[0.03], more_seeds=2),
+            "resnet-seeds": dict(**_RESNET_CPU, lrs=[0.03], more_seeds=2)}},
+        # the official grid: 400 epochs, metrics every epoch (EPOCH_STEP = 1), batches of 12 per class
+        # on CUDA when available; the probe holds the Jacobian factors of 120 samples × a group of outputs
+        # (VGG's ~10 M parameters: 4 outputs ≈ 20–30 GB in float32; the others ≤ 0.3 M parameters)
+        "paper": {"workers": 8, "sweep": {
+            f"{model}-{data}": dict(model=model, data=data, epochs=400, probe_every=1, **PAPER_A_SIZES[data],
+                                    lrs=PAPER_A_LRS, device="auto", probe_output_chunk=4 if model.startswith("vgg") else 32)
+            for model, data in PAPER_A_RUNS}},
+    },
+    # ---------------------------------------------------------------- paper B
+    "b01_kernel_nc1": {
+        "smoke": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [32, 96], [16, 112]]},
+        "cpu": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [48, 80], [32, 96], [16, 112]]},
+        "paper": {"n_samples": 2048, "n_features": 500,
+                  "imbalanced_sizes": [[1024, 1024], [768, 1280], [512, 1536], [256, 1792]]},
+    },
+    "b02_closed_form_kernels": {
+        "smoke": {"n_samples": 32, "d0_values": [1, 2, 8, 128]},
+        "cpu": {"n_samples": 64, "d0_values": [1, 2, 8, 128]},
+        "paper": {"n_samples": 128, "d0_values": [1, 2, 8, 32, 128]},
+    },
+    "b03_ntk_vs_nngp": {
+        "smoke": {"d0_values": [1, 2, 8, 128], "n_per_class": [64, 512], "n_pairs": 20000,
+                  "mu_s_grid": [[2.0, 0.5], [1.0, 1.0]], "draw_sizes": [64, 256], "draw_repeats": 2},
+        "cpu": {"d0_values": [1, 2, 8, 32, 128], "n_per_class": [64, 512], "n_pairs": 100000,
+                "mu_s_grid": [[2.0, 0.5], [1.0, 0.5], [2.0, 1.0], [6.0, 0.5], [1.0, 1.0]],
+                "draw_sizes": [64, 256, 1024], "draw_repeats": 3},
+        "paper": {"d0_values": [1, 2, 8, 32, 128], "n_per_class": [64, 512], "n_pairs": 300000,
+                  "mu_s_grid": [[2.0, 0.5], [1.0, 0.5], [2.0, 1.0], [6.0, 0.5], [1.0, 1.0]],
+                  "draw_sizes": [128, 256, 512, 1024], "draw_repeats": 10},
+    },
+    "b04_erf_vs_relu": {
+        "smoke": {"d0_values": [1, 2, 8, 128], "n_pairs": 20000, "grid_size": 8},
+        "cpu": {"d0_values": [1, 2, 8, 32, 128], "n_pairs": 100000, "grid_size": 16},
+        "paper": {"d0_values": [1, 2, 8, 32, 128], "n_pairs": 300000, "grid_size": 32},
+    },
+    "b05_limiting_kernels": {
+        "smoke": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32, 128], "repeats": 2},
+        "cpu": {"n_values": [128, 256, 512], "d0_values": [1, 2, 8, 32, 128], "repeats": 3},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10},
+    },
+    "b06_trained_fcn": {
+        "smoke": {"n_values": [128], "d0_values": [1, 8, 32], "repeats": 1, "activations": ["erf", "relu"],
+                  "epochs": 1000, "workers": 2},
+        "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32, 128], "repeats": 5, "activations": ["erf", "relu"],
+                "epochs": 1000, "workers": 2},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
+                  "activations": ["erf", "relu"], "epochs": 1000, "workers": 8},
+    },
+    "b07_adaptive_kernel": {
+        "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 1, "theory_d0_values": [8], "workers": 2},
+        "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8], "repeats": 2, "theory_d0_values": [1, 2, 8], "workers": 2},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
+                  "theory_d0_values": [1, 2, 8, 32], "workers": 8},
+    },
+    "b08_imbalanced": {
+        "smoke": {"class_sizes": [[64, 64], [32, 96]], "d0_values": [8], "repeats": 1, "workers": 2},
+        "cpu": {"class_sizes": [[128, 128], [96, 160], [64, 192], [32, 224]], "d0_values": [1, 8, 32], "repeats": 2,
+                "workers": 2},
+        "paper": {"class_sizes": [[1024, 1024], [768, 1280], [512, 1536], [256, 1792]], "d0_values": [1, 2, 8, 32, 128],
+                  "repeats": 10, "workers": 8},
+    },
+    # ---------------------------------------------------------------- appendix
+    "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
+        "smoke": {"table": "data/bench/empirical_ntk.csv"},
+        "cpu": {"table": "data/bench/empirical_ntk.csv"},
+        "paper": {"table": "data/bench/empirical_ntk.csv"},
+    },
+}
+

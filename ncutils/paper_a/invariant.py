@@ -1,0 +1,62 @@
+"""Paper A's invariant E of trained features, by the official class-mean formula (notes §1.4).
+
+Features ``H`` are (N, p) with rows = samples (the measures' convention), ``W`` is (C, p), and
+``kappa`` the block values (κ_d, κ_c, κ_n) of the feature kernel on C balanced classes of m samples.
+The matrix form E = WᵀW − H(K^h)⁻¹Hᵀ of the gradient flow is :func:`ncutils.paper_a.invariant_matrix`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ncutils.kernels.block import BlockValues
+from ncutils.nc import classifier, stats_of
+
+
+def invariant_alpha(kappa: BlockValues, C: int, m: int) -> float:
+    """α = κ_n / ((κ_d − κ_c)/m + κ_c + (C−1)κ_n) = mκ_n/μ_global ∈ [0, 1/C) (notes §1.4)."""
+    kd, kc, kn = (float(v) for v in kappa)
+    return kn / ((kd - kc) / m + kc + (C - 1) * kn)
+
+
+def _invariant_sides(W: Any, H: Any, y: Any, kappa: BlockValues) -> tuple[np.ndarray, np.ndarray]:
+    s = stats_of(H, y, scatter=True, min_per_class=2)
+    if s.counts.min() != s.counts.max():
+        raise ValueError("the invariant's class-mean formula needs equally many samples per class")
+    C, m = s.n_classes, int(s.counts[0])
+    W = classifier(W, C, s.n_features)
+    kd, kc, kn = (float(v) for v in kappa)
+    mu_s = kd - kc
+    mu_c = mu_s + m * (kc - kn)
+    if mu_s <= 0 or mu_c <= 0:
+        raise ValueError(f"kernel values {tuple(kappa)} give non-positive eigenvalues μ_single={mu_s}, μ_class={mu_c}")
+    alpha = invariant_alpha(kappa, C, m)
+    h_bar = s.means.mean(axis=0)
+    rhs = m * s.means.T @ s.means / mu_c + s.scatter / mu_s - alpha * C**2 * m * np.outer(h_bar, h_bar) / mu_c
+    return W.T @ W, rhs
+
+
+def invariant(W: Any, H: Any, y: Any, kappa: BlockValues) -> np.ndarray:
+    """E = WᵀW − H(K^h)⁻¹Hᵀ for a block feature kernel κ, by the official class-mean formula
+    E = WᵀW − (m/μ_class)(MMᵀ − αC²h̄h̄ᵀ) − H_2H_2ᵀ/μ_single (notes §1.4)."""
+    lhs, rhs = _invariant_sides(W, H, y, kappa)
+    return lhs - rhs
+
+
+def invariant_alignment(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
+    """Official `invariant_alignment`: cosine ⟨WᵀW, HK⁻¹Hᵀ⟩_F / (‖·‖_F‖·‖_F)."""
+    lhs, rhs = _invariant_sides(W, H, y, kappa)
+    return float(np.sum(lhs * rhs) / (np.linalg.norm(lhs) * np.linalg.norm(rhs)))
+
+
+def invariant_norm(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
+    """Official `invariant_norm`: ‖E‖_F (raw, not normalised)."""
+    return float(np.linalg.norm(invariant(W, H, y, kappa)))
+
+
+def invariant_relative_norm(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
+    """‖E‖_F / ‖WᵀW‖_F (extra: the raw norm mostly tracks the classifier's norm)."""
+    lhs, rhs = _invariant_sides(W, H, y, kappa)
+    return float(np.linalg.norm(lhs - rhs) / np.linalg.norm(lhs))

@@ -1,0 +1,198 @@
+"""Paper A's training recipe with NTK and Neural Collapse probes (notes §2.2–2.3, Appendix A).
+
+MSE as ½·mean over batch and classes, SGD with Nesterov momentum 0.9, weight decay 5e-4 on weight
+matrices only (ndim > 1), step decay ×0.1 at 30/60/90 % of the epochs, batches of exactly 12
+samples per class. Every ``probe_every`` epochs (and at initialisation) the probe evaluates, on the
+epoch's last batch in eval mode, the official metrics (same key names as the official pickle) and
+extras, with kernels from per-sample Jacobians computed once (:func:`ncutils.kernels.ntk_probe`).
+
+A run is a task ``run_config(config, workdir)`` (:mod:`ncutils.core.task`): it checkpoints into
+``workdir`` and resumes from there, ending with the same numbers as an uninterrupted run.
+:func:`run_frames` turns the records of a grid of such runs into tables of final values and curves.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ncutils import nc
+from ncutils.core import Diverged, default_device, task
+from ncutils.data.images import balanced_batches, load_train_test
+from ncutils.kernels import ntk_probe
+from ncutils.models import build_model
+from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
+
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames"]
+
+CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
+                         "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
+                         "device", "probe_output_chunk"})
+# device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
+# coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound)
+DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
+                            "widths": None, "device": "cpu", "probe_output_chunk": None}
+EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
+OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
+                 "invariant_norm", "invariant_alignment", "H1_norm", "H2_norm", "global_mean_norm", "NC1", "NC2", "NC3")
+
+
+def mse(out: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """½·mean over batch and classes of (f − onehot)² (the official `mean(optax.l2_loss)`)."""
+    return 0.5 * torch.mean((out - torch.nn.functional.one_hot(y, n_classes).to(out.dtype)) ** 2)
+
+
+def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}],
+                          lr=lr, momentum=0.9, nesterov=True)
+    milestones = [math.ceil(f * epochs) for f in (0.3, 0.6, 0.9)]
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=0.1)
+
+
+def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Outputs of ``model`` (eval mode, no gradients) on ``x``, ``EVAL_BATCH`` samples at a time."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+
+
+def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
+          keep_kernels: bool = False, output_chunk: int | None = None) -> dict[str, Any]:
+    """Official metrics and extras on a class-sorted balanced batch (eval mode), kernels on the model's device."""
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+        H = model.features(x).double().cpu().numpy()
+    test_out = predict(model, test[0])
+    theta, theta_h = ntk_probe(model, x, output_chunk_size=output_chunk)
+    theta = theta.permute(2, 0, 1).double().cpu().numpy()  # (C, N, N)
+    theta_h = theta_h.permute(2, 0, 1).double().cpu().numpy()  # (n, N, N)
+    yn = y.cpu().numpy()
+    gamma = nc.block_values_official(theta, yn)
+    kappa = nc.block_values_official(theta_h, yn)
+    W = model.classifier.weight.detach().double().numpy()
+    b = model.classifier.bias.detach().double().numpy()
+    means = nc.class_means(H, yn)
+    m = int(np.bincount(yn)[0])
+    dev = H - means[yn]
+    rec = {
+        "loss": float(mse(out, y, n_classes)), "accuracy": float((out.argmax(1) == y).double().mean()),
+        "test_loss": float(mse(test_out, test[1], n_classes)),
+        "test_accuracy": float((test_out.argmax(1) == test[1]).double().mean()),
+        "gamma_dist_to_Y": 1.0 - nc.kernel_alignment_official(theta, yn),
+        "kappa_dist_to_Y": 1.0 - nc.kernel_alignment_official(theta_h, yn),
+        "alpha": invariant_alpha(kappa, n_classes, m),
+        "invariant_norm": invariant_norm(W, H, yn, kappa),
+        "invariant_alignment": invariant_alignment(W, H, yn, kappa),
+        "H1_norm": float(np.linalg.norm(means.T @ means)), "H2_norm": float(np.linalg.norm(dev.T @ dev)),
+        "global_mean_norm": float(np.sum(means.mean(axis=0) ** 2)),
+        "NC1": nc.nc1_std(H, yn), "NC2": nc.nc2(H, yn), "NC3": nc.nc3(H, yn, W),
+        # extras
+        "NC1_papyan": nc.nc1(H, yn), "NC1_rel": nc.nc1_rel(H, yn), "NC4": nc.nc4(H, yn, W, b),
+        "invariant_relative_norm": invariant_relative_norm(W, H, yn, kappa),
+        "gamma": list(gamma), "kappa": list(kappa),
+    }
+    if keep_kernels:
+        rec["trace_ntk"] = theta.sum(axis=0).tolist()
+        rec["trace_feature_kernel"] = theta_h.sum(axis=0).tolist()
+    return rec
+
+
+@task(config_keys=CONFIG_KEYS)
+def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
+    """Train one configuration with probes; resumable from ``workdir/checkpoint.pt``."""
+    if workdir is None:
+        raise ValueError("paper A's training checkpoints: pass a workdir")
+    cfg = {**DEFAULTS, **config}
+    device = default_device() if cfg["device"] == "auto" else torch.device(cfg["device"])
+    torch.manual_seed(cfg["seed"])
+    train, test = load_train_test(cfg["data"], cfg["train_per_class"], cfg["test_per_class"], cfg["seed"])
+    C = int(train.y.max()) + 1
+    xtr, ytr = torch.as_tensor(train.x, device=device), torch.as_tensor(train.y, device=device)
+    test_t = (torch.as_tensor(test.x, device=device), torch.as_tensor(test.y, device=device))
+    model = build_model(cfg["model"], n_classes=C, in_shape=tuple(train.x.shape[1:]), init=cfg["init"],
+                        seed=cfg["seed"], widths=cfg["widths"]).to(device)
+    opt, sched = _optimizer(model, cfg["lr"], cfg["weight_decay"], cfg["epochs"])
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    ckpt = Path(workdir) / "checkpoint.pt"
+    history: list[dict[str, Any]] = []
+    start, resumed_from = 0, None
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        history, start, resumed_from = state["history"], state["epoch"], state["epoch"]
+    last = None
+    for epoch in range(start, cfg["epochs"] + 1):
+        if epoch > 0:
+            model.train()
+            for idx in balanced_batches(train.y, cfg["batch_per_class"], epoch, cfg["seed"]):
+                opt.zero_grad()
+                loss = mse(model(xtr[idx]), ytr[idx], C)
+                if not torch.isfinite(loss):
+                    raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
+                loss.backward()
+                opt.step()
+                last = idx
+            sched.step()
+        if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
+            idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
+            rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
+                        output_chunk=cfg["probe_output_chunk"])
+            if not np.isfinite(rec["loss"]):
+                raise Diverged(f"probe loss is {rec['loss']} at epoch {epoch}")
+            history.append({"epoch": epoch, **rec})
+        if epoch > 0 and (epoch % cfg["checkpoint_every"] == 0) and epoch < cfg["epochs"]:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "history": history, "epoch": epoch + 1}, tmp)
+            tmp.replace(ckpt)
+    train_acc = float((predict(model, xtr).argmax(1) == ytr).double().mean())
+    return {"history": history, "train_accuracy": train_acc, "resumed_from": resumed_from,
+            "n_parameters": sum(p.numel() for p in model.parameters()), "device": str(device)}
+
+
+# ----------------------------------------------------------------- tables of runs
+RUN_KEYS = ("model", "init", "lr", "seed")
+KERNELS = ("trace_ntk", "trace_feature_kernel")
+# final value columns of :func:`run_frames`: table column -> key of the last probe
+FINAL_COLUMNS = {"test acc": "test_accuracy", "NC1_rel": "NC1_rel", "NC1 (official)": "NC1", "NC1 Papyan": "NC1_papyan",
+                 "NC2": "NC2", "NC3": "NC3", "NC4": "NC4", "invariant alignment": "invariant_alignment",
+                 "invariant norm (raw)": "invariant_norm", "invariant norm / ‖WᵀW‖": "invariant_relative_norm"}
+
+
+def history_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """The probes of one run (index: epoch), with γ and κ also as columns ``gamma_d`` … ``kappa_n``."""
+    history = pd.DataFrame(result["history"]).set_index("epoch")
+    for name in ("gamma", "kappa"):
+        for i, part in enumerate("dcn"):
+            history[f"{name}_{part}"] = [v[i] for v in history[name]]
+    return history
+
+
+def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(final, curves) of the ok runs of a grid of :func:`run_config` records: one row per run with its
+    setting (``model-data``), ``RUN_KEYS``, train accuracy, the :data:`FINAL_COLUMNS`, the NTK alignment and α of
+    its last probe;
+    and one row per probe with the setting, ``RUN_KEYS`` and the probe's scalars."""
+    finals, curves = [], []
+    for rec in records:
+        if rec["status"] != "ok":
+            continue
+        cfg = rec["config"]
+        run = {"setting": f"{cfg['model']}-{cfg['data']}", **{k: cfg[k] for k in RUN_KEYS}}
+        history = history_frame(rec["result"]).drop(columns=[*KERNELS, "gamma", "kappa"], errors="ignore")
+        curves += [{**run, "epoch": epoch, **row} for epoch, row in history.iterrows()]
+        end = history.iloc[-1]
+        finals.append({**run, "train acc": rec["result"]["train_accuracy"],
+                       **{col: end[key] for col, key in FINAL_COLUMNS.items()},
+                       "NTK alignment": 1 - end["gamma_dist_to_Y"], "alpha": end["alpha"]})
+    return pd.DataFrame(finals), pd.DataFrame(curves)

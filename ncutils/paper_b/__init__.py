@@ -1,0 +1,29 @@
+"""Paper B, *Can Kernel Methods Explain How the Data Affects Neural Collapse?*: expected NC1 of the
+2-layer kernels, the data-aware adaptive kernel, and the official 2-layer training recipe.
+
+- :mod:`ncutils.paper_b.expected_nc1`: Monte Carlo and d0 → ∞ block moments, expected NC1.
+- :mod:`ncutils.paper_b.adaptive_kernel`: the equations of state (both variants) and its task.
+- :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
+"""
+
+from ncutils.paper_b.adaptive_kernel import (
+                                             AdaptiveKernelResult,
+                                             EoSParameters,
+                                             erf_kernel,
+                                             grad_trace,
+                                             solve_adaptive_kernel,
+)
+from ncutils.paper_b.expected_nc1 import (
+                                             BlockMoments,
+                                             PairSamples,
+                                             expected_nc1,
+                                             kernel_from_pre_activation,
+                                             limit_moments,
+                                             limit_nc1,
+                                             monte_carlo_moments,
+                                             sample_pairs,
+)
+
+__all__ = ["AdaptiveKernelResult", "BlockMoments", "EoSParameters", "PairSamples", "erf_kernel", "expected_nc1",
+           "grad_trace", "kernel_from_pre_activation", "limit_moments", "limit_nc1", "monte_carlo_moments",
+           "sample_pairs", "solve_adaptive_kernel"]

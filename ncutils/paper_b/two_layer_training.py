@@ -1,0 +1,92 @@
+"""Paper B's 2-layer network and its official training recipe (notes §3, F-A; §3.1).
+
+f(x) = W_2 φ(W_1 x + b_1) + b_2 with width 500, W_1 ~ N(0, 1/d0), W_2 ~ N(0, 1.97²/width), zero biases
+(trainable); full-batch SGD (lr 1e-3, no momentum, weight decay 1e-6 on every parameter), 1000
+epochs, MSE (mean) on targets ±1. NC1 (Tr Σ_W / Tr Σ_B) of the hidden post-activations over the
+whole training set is measured before and after training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ncutils.core import Diverged, task
+from ncutils.data.gaussian import gaussian_mixture, paper_seed
+from ncutils.kernels import nngp_fc2, ntk_fc2
+from ncutils.nc import nc1_from_kernel, nc1_trace_ratio
+
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "TwoLayerNet", "run_config"]
+
+CONFIG_KEYS = frozenset({"N", "d0", "rep", "activation", "width", "epochs", "lr", "weight_decay", "mu", "s",
+                         "final_weight_std", "class_sizes"})
+DEFAULTS: dict[str, Any] = {"width": 500, "epochs": 1000, "lr": 1e-3, "weight_decay": 1e-6, "mu": 2.0, "s": 0.5,
+                            "final_weight_std": 1.97, "class_sizes": None}
+ACT = {"erf": torch.erf, "relu": torch.relu}
+
+
+class TwoLayerNet(torch.nn.Module):
+    """f(x) = W_2 φ(W_1 x + b_1) + b_2, the official initialisation."""
+
+    def __init__(self, d0: int, width: int, activation: str, final_weight_std: float, generator: torch.Generator):
+        super().__init__()
+        if activation not in ACT:
+            raise ValueError(f"unknown activation {activation!r}: use one of {list(ACT)}")
+        self.hidden = torch.nn.Linear(d0, width, dtype=torch.float64)
+        self.out = torch.nn.Linear(width, 1, dtype=torch.float64)
+        self.phi = ACT[activation]
+        with torch.no_grad():
+            self.hidden.weight.copy_(torch.randn(width, d0, generator=generator, dtype=torch.float64) / np.sqrt(d0))
+            self.out.weight.copy_(torch.randn(1, width, generator=generator, dtype=torch.float64)
+                                  * final_weight_std / np.sqrt(width))
+            self.hidden.bias.zero_()
+            self.out.bias.zero_()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.phi(self.hidden(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x)).squeeze(1)
+
+
+@task(config_keys=CONFIG_KEYS)
+def run_config(config: dict[str, Any], workdir: Path | None = None) -> dict[str, Any]:
+    """Train one network; return NC1 of its hidden features (start, end), of the data and of its kernels."""
+    cfg = {**DEFAULTS, **config}
+    N, d0 = cfg["N"], cfg["d0"]
+    sizes = cfg["class_sizes"] or [N // 2, N - N // 2]
+    seed = paper_seed(cfg["rep"], d0, N)
+    data = gaussian_mixture(sizes, d0, mu=cfg["mu"], s=cfg["s"], seed=seed)
+    x, t = torch.as_tensor(data.X), torch.as_tensor(data.targets)
+    net = TwoLayerNet(d0, cfg["width"], cfg["activation"], cfg["final_weight_std"], torch.Generator().manual_seed(seed))
+    opt = torch.optim.SGD(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+
+    def hidden_nc1(exact: bool = True) -> float:
+        with torch.no_grad():
+            H = net.features(x).numpy()
+        return nc1_trace_ratio(H, data.y) if exact else nc1_from_kernel(H @ H.T, data.y, exact=False)
+
+    nc1_init = hidden_nc1()
+    for epoch in range(cfg["epochs"]):
+        opt.zero_grad()
+        loss = torch.mean((net(x) - t) ** 2)
+        if not torch.isfinite(loss):
+            raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        pred = net(x)
+    act = cfg["activation"]
+    return {
+        "nc1_init": nc1_init, "nc1_final": hidden_nc1(), "nc1_final_official_formula": hidden_nc1(exact=False),
+        "train_accuracy": float((torch.sign(pred) == t).double().mean()),
+        "final_loss": float(torch.mean((pred - t) ** 2)),
+        "nc1_data": nc1_trace_ratio(data.X, data.y),
+        "nc1_nngp": nc1_from_kernel(nngp_fc2(data.X, activation=act), data.y),
+        "nc1_ntk": nc1_from_kernel(ntk_fc2(data.X, activation=act), data.y),
+        "nc1_nngp_official_formula": nc1_from_kernel(nngp_fc2(data.X, activation=act), data.y, exact=False),
+        "nc1_ntk_official_formula": nc1_from_kernel(ntk_fc2(data.X, activation=act), data.y, exact=False),
+    }

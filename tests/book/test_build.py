@@ -1,0 +1,125 @@
+"""Every chapter executed at `smoke`, the book built, and the HTML checked (also in a real browser)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ncutils.book import pipeline as pl
+from ncutils.book.claims import load_claims
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = "smoke"
+pytestmark = pytest.mark.book
+
+
+@pytest.fixture(scope="module")
+def html() -> Path:
+    """Build the whole book at the smoke profile (cached chapters are reused)."""
+    proc = subprocess.run([sys.executable, "-m", "ncutils.book", "build", "--profile", PROFILE],
+                          cwd=ROOT, capture_output=True, text=True)
+    print(proc.stdout[-4000:])
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    out = pl.html_dir(PROFILE)
+    assert (out / "index.html").exists()
+    return out
+
+
+def _page(html: Path, name: str) -> Path:
+    return html / pl.executed_dir(PROFILE).relative_to(ROOT) / f"{name}.html"
+
+
+def test_every_chapter_has_a_page_with_a_figure_and_no_error(html: Path) -> None:
+    for name in pl.list_chapters():
+        page = _page(html, name)
+        assert page.exists(), f"no page for chapter {name}"
+        text = page.read_text()
+        images = re.findall(r'<img[^>]+src="([^"]+)"', text)
+        figures = [src for src in images if "_images/" in src]
+        assert figures, f"chapter {name} shows no figure"
+        for src in figures:
+            target = (page.parent / src).resolve()
+            assert target.exists() and target.stat().st_size > 1000, f"{name}: figure {src} missing or empty"
+        assert "Traceback (most recent call last)" not in text, f"{name} shows a traceback"
+        assert 'class="output traceback' not in text, f"{name} shows an error output"
+
+
+def test_scoreboard_lists_every_claim(html: Path) -> None:
+    board = (html / pl.executed_dir(PROFILE).relative_to(ROOT) / "scoreboard.html").read_text()
+    assert f"profile <strong><code class=\"docutils literal notranslate\"><span class=\"pre\">{PROFILE}</span>" in board
+    n = 0
+    for name in pl.list_chapters():
+        claims = load_claims(pl.outputs(name, PROFILE)["claims"])
+        assert claims, f"{name} stated no claims"
+        for c in claims:
+            assert f">{c.id}<" in board, f"claim {name}/{c.id} missing from the scoreboard"
+            assert c.status != "fails", f"claim {name}/{c.id} fails"
+            n += 1
+    assert f"<strong>{n} claims in" in board
+
+
+def test_math_is_served_from_the_build_not_a_cdn(html: Path) -> None:
+    page = _page(html, "a01_table1").read_text()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', page)
+    mathjax = [s for s in scripts if "mathjax" in s.lower()]
+    assert mathjax, "no MathJax script on the page"
+    assert all(not s.startswith(("http:", "https:", "//")) for s in mathjax), f"MathJax from a CDN: {mathjax}"
+    for s in mathjax:
+        assert (_page(html, "a01_table1").parent / s.split("?")[0]).resolve().exists()
+
+
+# ----------------------------------------------------------------- a real browser
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get when missing."""
+    exe = shutil.which("chromium")
+    if exe is None:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, capture_output=True,
+                       env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        exe = shutil.which("chromium")
+    assert exe, "chromium could not be installed (apt-get install chromium)"
+    return exe
+
+
+@pytest.fixture(scope="module")
+def served(html: Path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", ["book/intro", "a01_table1"])
+def test_pages_render_typeset_math_and_figures_in_chromium(chromium, served, html, tmp_path, page) -> None:
+    rel = page if page.startswith("book/") else f"{pl.executed_dir(PROFILE).relative_to(ROOT).as_posix()}/{page}"
+    url = f"{served}/{rel}.html"
+    common = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert "<mjx-container" in dom, f"math on {page} was not typeset by MathJax"
+    if page == "a01_table1":
+        assert re.search(r'<img[^>]+src="[^"]*_images/', dom), "no figure in the rendered chapter"
+    shot = html.parent / "screenshots" / f"{page.replace('/', '_')}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([*common, "--window-size=1280,1600", f"--screenshot={shot}", url],
+                   capture_output=True, text=True, timeout=120)
+    from PIL import Image
+
+    pixels = Image.open(shot).convert("L")
+    lo, hi = pixels.getextrema()
+    assert hi - lo > 100, f"screenshot of {page} is blank"

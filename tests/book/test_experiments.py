@@ -1,0 +1,123 @@
+"""ncutils.book.experiments: one place plans every grid; the command line and the chapters run the same runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ncutils.book import cli, start
+from ncutils.book.experiments import EXPERIMENTS, experiment, plan
+from ncutils.book.settings import PROFILE_NAMES, resolve
+from ncutils.core import config_hash
+from ncutils.data import DATASETS
+from ncutils.models import INITS, build_model
+from ncutils.paper_a import training
+from ncutils.runs import Grid
+
+# the official grid (notes §2.3–§4): architecture per data set; VGG reads 32×32 images
+OFFICIAL_RUNS = {("resnet20", "mnist"), ("resnet20", "fashion_mnist"), ("resnet20", "cifar10"),
+                 ("vgg11", "mnist_32"), ("vgg11", "fashion_mnist_32"), ("vgg16", "cifar10"),
+                 ("densenet40", "mnist"), ("densenet40", "fashion_mnist"), ("densenet40", "cifar10")}
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "mnist_32": (1, 32, 32),
+                "fashion_mnist_32": (1, 32, 32), "cifar10": (3, 32, 32)}
+FEATURES = {"resnet20": 64, "vgg11": 256, "vgg16": 256, "densenet40": 132}
+PAPER_LRS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]
+
+
+def _dry_run(capsys, *args: str) -> list[tuple[str, dict]]:
+    """(grid name, config) of every run that ``python -m ncutils.book grid ... --dry-run`` prints."""
+    assert cli.main(["grid", *args, "--dry-run"]) == 0
+    runs, grid = [], None
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("grid "):
+            grid = line.split()[1]
+        else:
+            runs.append((grid, eval(line.strip())))  # the printed dict literal of a config
+    return runs
+
+
+OVERRIDE = {"a06_ntk_block_structure": ("lr", 0.05), "a07_nc_vs_invariant": ("workers", 1),
+            "b06_trained_fcn": ("repeats", 2), "b07_adaptive_kernel": ("repeats", 3), "b08_imbalanced": ("repeats", 3)}
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("chapter", sorted(EXPERIMENTS))
+@pytest.mark.parametrize("override", [False, True], ids=["profile", "override"])
+def test_the_command_line_and_the_chapter_run_the_same_configurations(chapter, profile, override, capsys) -> None:
+    seed, (knob, value) = 3, OVERRIDE[chapter]
+    params = {knob: value} if override else {}
+    ch = start(chapter, profile=profile, seed=seed, **params)  # what the chapter's first cell does
+    capsys.readouterr()
+    chapter_runs = [(g.name, c) for g in experiment(chapter)(ch.cfg, ch.seed) for c in g.configs]
+    args = ["-p", f"{knob}={value}"] if override else []
+    cli_runs = _dry_run(capsys, chapter, "--profile", profile, "--seed", str(seed), *args)
+    assert cli_runs == chapter_runs and chapter_runs
+    assert [config_hash(c) for _, c in cli_runs] == [config_hash(c) for _, c in chapter_runs]
+
+
+def test_overrides_reach_the_plan(capsys) -> None:
+    runs = _dry_run(capsys, "b08_imbalanced", "--profile", "smoke", "-p", "d0_values=[2,3]", "-p", "repeats=2")
+    assert sorted({c["d0"] for _, c in runs}) == [2, 3] and len(runs) == 2 * 2 * 2
+
+
+def test_a_chapter_records_the_grids_it_ran(tmp_path, monkeypatch) -> None:
+    ch = start("b08_imbalanced", profile="smoke", seed=0)
+    monkeypatch.setattr("ncutils.runs.run_grid", lambda grid, **kw: _FakeResult(grid))
+    ch.run()
+    (grid,) = plan("b08_imbalanced", "smoke")
+    assert ch.grids == {"b08_imbalanced": [config_hash(c) for c in grid.configs]}
+    ch.claim("x", "a claim", source="derived", value=1.0, op="==", bound=1.0)
+    monkeypatch.setenv("NCUTILS_TRACE_PATH", str(tmp_path / "trace.json"))
+    ch.finish()
+    assert json.loads((tmp_path / "trace.json").read_text())["grids"] == ch.grids
+
+
+class _FakeResult:
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+
+    def summary(self) -> str:
+        return f"grid {self.grid.name}"
+
+
+def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
+    (grid,) = plan("a07_nc_vs_invariant", "paper")
+    configs = grid.configs
+    assert len(configs) == len(OFFICIAL_RUNS) * 3 * len(PAPER_LRS) == 189
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs)
+    assert {(c["model"], c["data"], c["init"], c["lr"]) for c in configs} == \
+        {(m, d, i, lr) for m, d in OFFICIAL_RUNS for i in INITS for lr in PAPER_LRS}
+    (a06,) = plan("a06_ntk_block_structure", "paper")[0].configs
+    assert (a06["model"], a06["data"]) == ("resnet20", "mnist")
+    for c in [*configs, a06]:
+        assert set(c) <= training.CONFIG_KEYS and c["data"] in DATASETS
+        assert c["epochs"] == 400 and c["probe_every"] == 1
+        assert {**training.DEFAULTS, **c}["batch_per_class"] == 12
+        assert c["device"] == "auto"  # CUDA when available
+    for model, data in OFFICIAL_RUNS:  # one build per architecture and input shape (no data needed)
+        net = build_model(model, in_shape=IMAGE_SHAPES[data], init="torch", seed=0).eval()
+        x = torch.rand(2, *IMAGE_SHAPES[data])
+        assert net.features(x).shape == (2, FEATURES[model]) and net(x).shape == (2, 10)
+
+
+def test_sweep_takes_the_chapter_seed_and_the_boundary_parts_the_next_seeds() -> None:
+    from ncutils.book.experiments.paper_a import sweep_part
+
+    sweep = resolve("a07_nc_vs_invariant", "cpu")["sweep"]
+    main = sweep_part(sweep["mlp"], seed=5)
+    assert {c["seed"] for c in main} == {5} and len(main) == 3 * 5
+    extra = sweep_part(sweep["mlp-seeds"], seed=5)
+    assert sorted({c["seed"] for c in extra}) == [6, 7] and {c["lr"] for c in extra} == {0.03} and len(extra) == 6
+    configs = plan("a07_nc_vs_invariant", "cpu", seed=5)[0].configs
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6 + 6
+    assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
+
+
+def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(capsys) -> None:
+    bad = {"mlp": {"model": "mlp", "data": "digits", "epochs": 1, "probe_every": 1, "train_per_class": 12,
+                   "test_per_class": 2, "lrs": [0.1], "optimizer": "adam"}}
+    assert cli.main(["grid", "a07_nc_vs_invariant", "--profile", "smoke", "-p", f"sweep={json.dumps(bad)}",
+                     "--dry-run"]) == 2
+    assert "unknown config key(s) ['optimizer']" in capsys.readouterr().err

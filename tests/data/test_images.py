@@ -1,0 +1,89 @@
+"""ncutils.data.images: offline sets, balanced subsets/batches, the missing-file error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncutils.data.images import (
+    balanced_batches,
+    balanced_indices,
+    load_offline,
+    load_torchvision,
+    load_train_test,
+    resize_bilinear,
+    train_test_split_per_class,
+)
+
+
+def test_digits_scaled_to_unit_interval() -> None:
+    d = load_offline("digits")
+    assert d.x.shape == (1797, 1, 8, 8) and d.x.min() >= 0 and d.x.max() == pytest.approx(1.0)
+
+
+def test_mnist5k_pooled_to_14() -> None:
+    d = load_offline("mnist5k_14")
+    assert d.x.shape == (5000, 1, 14, 14)
+    assert np.all(np.bincount(d.y) == 500)
+
+
+def test_split_is_balanced_disjoint_and_seeded() -> None:
+    d = load_offline("digits")
+    tr, te = train_test_split_per_class(d, 30, 10, seed=1)
+    assert np.all(np.bincount(tr.y) == 30) and np.all(np.bincount(te.y) == 10)
+    a = balanced_indices(d.y, 30, seed=1)
+    assert np.array_equal(a, balanced_indices(d.y, 30, seed=1))
+    assert not np.array_equal(a, balanced_indices(d.y, 30, seed=2))
+
+
+def test_batches_reshuffle_per_epoch() -> None:
+    y = np.repeat(np.arange(3), 20)
+    e0 = list(balanced_batches(y, 4, epoch=0, seed=0))
+    e1 = list(balanced_batches(y, 4, epoch=1, seed=0))
+    assert len(e0) == 5 and not all(np.array_equal(a, b) for a, b in zip(e0, e1))
+    assert np.array_equal(np.sort(np.concatenate(e0)), np.arange(60))
+
+
+def test_bad_input_raises(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown offline"):
+        load_offline("imagenet")
+    with pytest.raises(ValueError, match="fewer than"):
+        balanced_indices(np.array([0, 0, 1]), 2, seed=0)
+    with pytest.raises(FileNotFoundError, match="not found in"):
+        load_torchvision("mnist", root=tmp_path)
+
+
+def test_bilinear_resize_uses_half_pixel_centres() -> None:
+    """2 → 4 pixels samples the source at −0.25, 0.25, 0.75, 1.25 (clamped): 0, ¼, ¾, 1 (TF2's bilinear)."""
+    ramp = np.array([[[[0.0, 1.0], [0.0, 1.0]]]], dtype=np.float32)
+    out = resize_bilinear(ramp, (4, 4))
+    assert out.shape == (1, 1, 4, 4)
+    assert np.allclose(out[0, 0], [[0.0, 0.25, 0.75, 1.0]] * 4)
+    assert np.allclose(resize_bilinear(np.full((2, 1, 28, 28), 0.3, np.float32), (32, 32)), 0.3)
+
+
+def _write_fake_mnist(root, per_class_train: int, per_class_test: int) -> None:
+    """MNIST's four idx files (torchvision's layout) with constant images, pixel value = 20·label."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, per_class in (("train", per_class_train), ("t10k", per_class_test)):
+        y = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+        x = np.repeat(20 * y, 28 * 28).astype(np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            np.array([0x803, len(y), 28, 28], ">i4").tobytes() + x.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([0x801, len(y)], ">i4").tobytes() + y.tobytes())
+
+
+def test_torchvision_sets_split_by_their_own_train_and_test_files(tmp_path) -> None:
+    _write_fake_mnist(tmp_path, per_class_train=8, per_class_test=3)
+    train, test = load_train_test("mnist", 5, 3, seed=0, root=tmp_path)
+    assert train.x.shape == (50, 1, 28, 28) and test.x.shape == (30, 1, 28, 28)
+    assert np.all(np.bincount(train.y) == 5) and np.all(np.bincount(test.y) == 3)
+    train32, test32 = load_train_test("mnist_32", 5, 3, seed=0, root=tmp_path)
+    assert train32.x.shape == (50, 1, 32, 32) and test32.x.shape == (30, 1, 32, 32)
+    assert np.array_equal(train32.y, train.y)
+    assert np.allclose(train32.x[:, 0, 0, 0], 20 * train.y / 255.0)
+    with pytest.raises(ValueError, match="fewer than"):
+        load_train_test("mnist", 5, 4, seed=0, root=tmp_path)  # 3 test images per class only
+    with pytest.raises(ValueError, match="unknown data set"):
+        load_train_test("svhn", 5, 3, seed=0, root=tmp_path)

@@ -1,0 +1,202 @@
+"""ncutils.kernels.empirical: both engines equal brute-force per-pair gradient products (float64, BatchNorm)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ncutils.kernels import NotLayerwise, empirical_ntk, feature_kernel, ntk_probe, output_gradient_numel
+from ncutils.models import build_model
+
+
+def small_cnn() -> nn.Module:
+    """Conv with bias, stride and dilation, conv without bias, BatchNorm, pooling, a Linear head."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(inplace=True),
+                         nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2, bias=False), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(4 * 2 * 2, 4)).double()
+
+
+def with_bn_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Give BatchNorm non-trivial running statistics, then switch to eval mode."""
+    model.train()
+    with torch.no_grad():
+        model(x + 0.5)
+    return model.eval()
+
+
+def brute_force(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, output_fn=None) -> torch.Tensor:
+    """Θ[i, j, a, b] = ⟨∂f_a(x1_i)/∂θ, ∂f_b(x2_j)/∂θ⟩ by autograd, one sample at a time."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    forward = output_fn or (lambda m, x: m(x))
+
+    def grads(x):
+        out = forward(model, x.unsqueeze(0)).reshape(-1)
+        rows = []
+        for o in out:
+            gs = torch.autograd.grad(o, params, retain_graph=True, allow_unused=True)
+            rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(gs, params)]))
+        return torch.stack(rows)
+
+    G1 = [grads(x) for x in x1]
+    G2 = [grads(x) for x in x2]
+    return torch.stack([torch.stack([g1 @ g2.T for g2 in G2]) for g1 in G1])
+
+
+class TokenMixer(nn.Module):
+    """A Linear on (B, T, d) inputs, then BatchNorm1d over channels: the layer-wise engine's other cases."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = nn.Linear(3, 5)
+        self.norm = nn.BatchNorm1d(4)
+        self.head = nn.Linear(20, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.norm(self.mix(x.reshape(-1, 4, 3)))).flatten(1))
+
+
+@pytest.fixture(params=["mlp", "cnn", "resnet", "tokens"])
+def model_and_inputs(request):
+    torch.manual_seed(1)
+    if request.param == "mlp":
+        x = torch.randn(7, 12, dtype=torch.float64)
+        model = build_model("mlp", n_classes=3, in_shape=(12,), widths=(9, 5), init="torch").double()
+    elif request.param == "cnn":
+        x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
+        model = small_cnn()
+    elif request.param == "resnet":  # BasicBlocks with the official 1×1 shortcut conv (with bias)
+        x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
+        model = build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8), init="normal_fan_out").double()
+    else:
+        x = torch.randn(6, 12, dtype=torch.float64)
+        torch.manual_seed(3)
+        model = TokenMixer().double()
+    return with_bn_statistics(model, x), x
+
+
+@pytest.mark.parametrize("method", ["layerwise", "jacobian"])
+def test_full_trace_and_diagonal_equal_brute_force(model_and_inputs, method) -> None:
+    model, x = model_and_inputs
+    x1, x2 = x[:4], x[3:]
+    reference = brute_force(model, x1, x2)
+    full = empirical_ntk(model, x1, x2, outputs="full", method=method)
+    torch.testing.assert_close(full, reference, rtol=1e-6, atol=1e-10)
+    torch.testing.assert_close(empirical_ntk(model, x1, x2, outputs="trace", method=method),
+                               reference.diagonal(dim1=2, dim2=3).sum(-1), rtol=1e-6, atol=1e-10)
+    torch.testing.assert_close(empirical_ntk(model, x1, x2, outputs="diagonal", method=method),
+                               reference.diagonal(dim1=2, dim2=3), rtol=1e-6, atol=1e-10)
+    assert not model.training
+
+
+@pytest.mark.parametrize("method", ["layerwise", "jacobian"])
+def test_chunk_sizes_give_identical_kernels(model_and_inputs, method) -> None:
+    model, x = model_and_inputs
+    whole = empirical_ntk(model, x, outputs="full", method=method)
+    cross = empirical_ntk(model, x[:3], x[2:], outputs="diagonal", method=method)
+    for c in (2, 3, 5):
+        torch.testing.assert_close(empirical_ntk(model, x, outputs="full", chunk_size=c, method=method), whole,
+                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(empirical_ntk(model, x[:3], x[2:], outputs="diagonal", chunk_size=c, method=method),
+                                   cross, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["layerwise", "jacobian"])
+def test_output_chunks_give_identical_kernels(model_and_inputs, method) -> None:
+    model, x = model_and_inputs
+    diagonal = empirical_ntk(model, x, outputs="diagonal", method=method)
+    trace = empirical_ntk(model, x[:3], x[2:], outputs="trace", method=method)
+    for k in (1, 2):
+        torch.testing.assert_close(empirical_ntk(model, x, outputs="diagonal", output_chunk_size=k, chunk_size=3,
+                                                 method=method), diagonal, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(empirical_ntk(model, x[:3], x[2:], outputs="trace", output_chunk_size=k,
+                                                 method=method), trace, rtol=1e-12, atol=1e-12)
+
+
+def test_frozen_parameters_are_left_out() -> None:
+    torch.manual_seed(4)
+    x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
+    model = with_bn_statistics(small_cnn(), x)
+    for p in (model[0].bias, model[1].weight, model[7].weight):
+        p.requires_grad_(False)
+    reference = brute_force(model, x, x)
+    torch.testing.assert_close(empirical_ntk(model, x, method="layerwise"), reference, rtol=1e-6, atol=1e-10)
+
+
+class Tied(nn.Module):
+    """The same Linear applied twice (shared weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.inner(torch.tanh(self.inner(x)))))
+
+
+class SideUse(nn.Module):
+    """A Linear whose weight is also used outside the layer: only the autograd check can see it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.fc(x)) + x @ self.fc.weight)
+
+
+@pytest.mark.parametrize("make, match", [(lambda: nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3), nn.Linear(3, 2)), "LayerNorm"),
+                                         (Tied, "called 2 times"), (SideUse, "differs from autograd")])
+def test_layerwise_refuses_what_it_does_not_cover_and_auto_falls_back_loudly(make, match) -> None:
+    torch.manual_seed(5)
+    model = make().double()
+    x = torch.randn(4, 4, dtype=torch.float64)
+    with pytest.raises(NotLayerwise, match=match):
+        empirical_ntk(model, x, method="layerwise")
+    with pytest.warns(UserWarning, match=match):
+        auto = empirical_ntk(model, x, method="auto")
+    torch.testing.assert_close(auto, brute_force(model, x, x), rtol=1e-6, atol=1e-10)
+
+
+def test_probe_and_feature_kernel_match_output_fns() -> None:
+    torch.manual_seed(2)
+    x = torch.randn(6, 10, dtype=torch.float64)
+    model = with_bn_statistics(build_model("mlp", n_classes=3, in_shape=(10,), widths=(8, 4)).double(), x)
+    theta, theta_h = ntk_probe(model, x)
+    torch.testing.assert_close(theta, empirical_ntk(model, x, outputs="diagonal"))
+    features = brute_force(model, x, x, output_fn=lambda m, xx: m.features(xx)).diagonal(dim1=2, dim2=3)
+    torch.testing.assert_close(theta_h, features, rtol=1e-6, atol=1e-10)
+    torch.testing.assert_close(feature_kernel(model, x, layer="body", outputs="diagonal"), features, rtol=1e-6, atol=1e-10)
+
+
+def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(3 * 5 * 5, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
+    x = torch.randn(6, 2, 5, 5, dtype=torch.float64)
+    # conv and BatchNorm outputs 3·5·5 each, then 4 and 2: the sizes of g per sample and output
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 3 * 25 + 4 + 2
+    model[1].requires_grad_(False)  # a frozen layer's output gradient is not held
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 4 + 2
+    with pytest.raises(ValueError, match="batch of one"):
+        output_gradient_numel(model, x)
+
+
+def test_bad_input() -> None:
+    model = build_model("mlp", n_classes=2, in_shape=(4,), widths=(3,))
+    x = torch.randn(3, 4)
+    with pytest.raises(ValueError, match="outputs"):
+        empirical_ntk(model, x, outputs="sum")
+    with pytest.raises(ValueError, match="same sample shape"):
+        empirical_ntk(model, x, torch.randn(3, 5))
+    with pytest.raises(ValueError, match="no submodule"):
+        feature_kernel(model, x, layer="nope")
+    with pytest.raises(ValueError, match="chunk_size"):
+        empirical_ntk(model, x, chunk_size=1)
+    with pytest.raises(ValueError, match="method"):
+        empirical_ntk(model, x, method="fast")
+    with pytest.raises(ValueError, match="output_chunk_size"):
+        empirical_ntk(model, x, outputs="full", output_chunk_size=1)

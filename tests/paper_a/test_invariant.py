@@ -1,0 +1,60 @@
+"""ncutils.paper_a.invariant: the official class-mean formula of E against explicit inversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ncutils.kernels import block_kernel
+from ncutils.paper_a import (
+    BlockOperator,
+    invariant,
+    invariant_alignment,
+    invariant_alpha,
+    invariant_matrix,
+    invariant_relative_norm,
+)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def test_invariant_equals_explicit_inversion_and_alignment_is_one_when_proportional() -> None:
+    rng = np.random.default_rng(4)
+    C, m, n, kv = 3, 4, 5, (3.0, 1.2, 0.3)
+    H = rng.standard_normal((C * m, n))
+    W = rng.standard_normal((C, n))
+    y = np.repeat(np.arange(C), m)
+    explicit = W.T @ W - H.T @ np.linalg.inv(block_kernel(C, m, *kv)) @ H
+    np.testing.assert_allclose(invariant(W, H, y, kv), explicit, atol=1e-10)
+    np.testing.assert_allclose(invariant_matrix(W, H.T, BlockOperator(C, m, kv)), explicit, atol=1e-10)
+    assert invariant_alpha(kv, C, m) == pytest.approx(m * 0.3 / (3 - 1.2 + m * (1.2 - 0.3) + C * m * 0.3))
+    # a classifier with WᵀW = 2·H K⁻¹ Hᵀ (C = 4 rows >= n = 3 columns) has alignment exactly 1
+    C4, n3 = 4, 3
+    H3, y4 = rng.standard_normal((C4 * m, n3)), np.repeat(np.arange(C4), m)
+    rhs = H3.T @ np.linalg.inv(block_kernel(C4, m, *kv)) @ H3
+    W_prop = np.vstack([np.sqrt(2.0) * np.linalg.cholesky(rhs).T, np.zeros((1, n3))])
+    assert invariant_alignment(W_prop, H3, y4, kv) == pytest.approx(1.0, abs=1e-12)
+    assert invariant_alignment(W, H, y, kv) < 1.0
+    assert invariant_relative_norm(W, H, y, kv) == pytest.approx(np.linalg.norm(explicit) / np.linalg.norm(W.T @ W))
+
+
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_features_give_the_same_invariant(device) -> None:
+    rng = np.random.default_rng(2)
+    H, W, y = rng.standard_normal((15, 4)), rng.standard_normal((3, 4)), np.repeat([0, 1, 2], 5)
+    Ht = torch.tensor(H, dtype=torch.float32, device=device)
+    H32 = Ht.double().cpu().numpy()
+    np.testing.assert_allclose(invariant(W, Ht, torch.tensor(y, device=device), (3.0, 1.0, 0.5)),
+                               invariant(W, H32, y, (3.0, 1.0, 0.5)), rtol=1e-12, atol=1e-12)
+
+
+def test_invariant_needs_balanced_classes_and_a_positive_kernel() -> None:
+    rng = np.random.default_rng(3)
+    H, W = rng.standard_normal((10, 4)), rng.standard_normal((2, 4))
+    with pytest.raises(ValueError, match="equally many"):
+        invariant(W, H, np.repeat([0, 1], [4, 6]), (3.0, 1.2, 0.3))
+    with pytest.raises(ValueError, match="non-positive"):
+        invariant(W, H, np.repeat([0, 1], 5), (1.0, 1.2, 0.3))

@@ -1,0 +1,90 @@
+"""ncutils.paper_a.training: the official recipe's pieces, probes, tables of runs, and resume after an interruption."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ncutils.data import balanced_batches, load_offline
+from ncutils.models import build_model, initialise
+from ncutils.paper_a import training as paper_a
+
+CONFIG = dict(model="mlp", data="digits", init="torch", lr=0.1, epochs=6, probe_every=2, train_per_class=40,
+              test_per_class=10, checkpoint_every=2, widths=[16, 8])
+
+
+def test_mse_is_half_mean_over_batch_and_classes() -> None:
+    out = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    assert paper_a.mse(out, torch.tensor([1, 1]), 2).item() == pytest.approx(0.5 * (1 + 1 + 0 + 1) / 4)
+
+
+def test_balanced_batches_have_exactly_k_per_class() -> None:
+    y = load_offline("digits").y
+    for idx in balanced_batches(y, 12, epoch=3, seed=0):
+        assert np.all(np.bincount(y[idx], minlength=10) == 12)
+        assert np.all(np.diff(y[idx]) >= 0)
+
+
+def test_torch_init_is_literal() -> None:
+    model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="torch", seed=0)
+    b = model.classifier.bias.detach()
+    assert (b >= 0).all() and (b < 1 / np.sqrt(model.n_features)).all()  # one-sided bias
+    conv = model.body[0].weight.detach()  # 3×3 conv: scale 1/9
+    assert conv.abs().max() <= np.sqrt(3 * (1 / 9) / (1 * 9)) + 1e-7
+    with pytest.raises(ValueError, match="unknown init"):
+        initialise(model, "xavier", torch.Generator())
+
+
+def test_probe_keys_and_resume_equals_uninterrupted(tmp_path, monkeypatch) -> None:
+    torch.set_num_threads(1)
+    full = paper_a.run_config(CONFIG, tmp_path / "a")
+    assert set(paper_a.OFFICIAL_KEYS) <= set(full["history"][-1])
+    assert [h["epoch"] for h in full["history"]] == [0, 2, 4, 6]
+
+    real_probe, calls = paper_a.probe, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the probe of epoch 4: the checkpoint of epoch 2 exists
+            raise KeyboardInterrupt("killed")
+        return real_probe(*args, **kwargs)
+
+    monkeypatch.setattr(paper_a, "probe", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        paper_a.run_config(CONFIG, tmp_path / "b")
+    monkeypatch.setattr(paper_a, "probe", real_probe)
+    resumed = paper_a.run_config(CONFIG, tmp_path / "b")
+    assert resumed["resumed_from"] == 3
+    assert resumed["history"] == full["history"]
+    assert resumed["train_accuracy"] == full["train_accuracy"]
+
+
+def test_probe_by_groups_of_outputs_gives_the_same_history(tmp_path) -> None:
+    torch.set_num_threads(1)
+    whole = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2}, tmp_path / "a")
+    grouped = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "probe_output_chunk": 3}, tmp_path / "b")
+    for rec_w, rec_g in zip(whole["history"], grouped["history"]):
+        for key in ("gamma_dist_to_Y", "kappa_dist_to_Y", "alpha", "invariant_alignment", "NC1"):
+            assert rec_g[key] == pytest.approx(rec_w[key], rel=1e-6), key
+    assert whole["device"] == "cpu"
+
+
+def test_unknown_config_key_is_rejected(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown config key"):
+        paper_a.run_config({**CONFIG, "optimizer": "adam"}, tmp_path)
+
+
+def test_run_frames_flatten_the_records(tmp_path) -> None:
+    torch.set_num_threads(1)
+    result = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 1}, tmp_path)
+    records = [{"config": {**CONFIG, "seed": 0}, "status": "ok", "result": result},
+               {"config": {**CONFIG, "seed": 1}, "status": "failed", "result": None}]
+    final, curves = paper_a.run_frames(records)
+    assert len(final) == 1 and len(curves) == 3
+    assert final.loc[0, "setting"] == "mlp-digits" and final.loc[0, "train acc"] == result["train_accuracy"]
+    assert final.loc[0, "NC1_rel"] == result["history"][-1]["NC1_rel"]
+    assert final.loc[0, "NTK alignment"] == 1 - result["history"][-1]["gamma_dist_to_Y"]
+    history = paper_a.history_frame(result)
+    assert list(history.index) == [0, 1, 2]
+    assert history["kappa_n"].iloc[-1] == result["history"][-1]["kappa"][2]
