@@ -171,6 +171,8 @@ for eps in progress(cfg.epsilons, desc="interpolation"):
                  "final NC1 rel": end["NC1 rel (‖H2‖²/‖M̃‖²)"], "final NC3": end["NC3"],
                  "final loss": sol.losses()[-1]})
 interp = pd.DataFrame(rows)
+
+# %%
 interp
 
 # %%

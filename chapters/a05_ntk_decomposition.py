@@ -57,7 +57,7 @@ model = build_model("mlp", n_classes=10, in_shape=tuple(x.shape[1:]), widths=cfg
 model.train()
 with torch.no_grad():  # give BatchNorm non-trivial running statistics, then evaluate in eval mode
     model(x)
-model.eval()
+_ = model.eval()
 
 # %% [markdown]
 # ## Both sides of the identity

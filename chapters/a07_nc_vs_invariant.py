@@ -62,6 +62,8 @@ NC_BELOW, NO_NC_ABOVE = 1e-2, 0.1  # final NC1_rel of the runs with / without NC
 ALIGNED, MISALIGNED, FITS = 0.6, 0.4, 0.99  # invariant alignment with / without NC, train accuracy
 nc_runs, non_nc = final[final["NC1_rel"] < NC_BELOW], final[final["NC1_rel"] > NO_NC_ABOVE]
 SMOKE = {"smoke": "6 short MLP runs (40 epochs): no run reaches NC"}
+
+# %%
 final.round(4)
 
 # %%

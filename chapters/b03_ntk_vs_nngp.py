@@ -81,6 +81,8 @@ for mu, s in progress(cfg.mu_s_grid, desc="(mu, s)"):
                              **{f"E-NC1 {k}": expected_nc1(m, n) for k, m in mom.items()}})
 grid = pd.DataFrame(rows)
 grid["NTK / NNGP"] = grid["E-NC1 ntk"] / grid["E-NC1 nngp"]
+
+# %%
 grid.pivot_table(index=["mu", "s", "d0"], columns="activation", values="NTK / NNGP", aggfunc="min").round(3)
 
 # %%

@@ -60,6 +60,8 @@ for N in progress(cfg.n_values, desc="N"):
                          **{name: np.log10(nc1_from_kernel(f(data.X, activation=act), data.y))
                             for name, (f, act) in METHODS.items()}})
 runs = pd.DataFrame(rows)
+
+# %%
 runs.groupby(["N", "d0"]).agg(["mean", "std"]).drop(columns="rep").round(3)
 
 # %%

@@ -54,6 +54,8 @@ cfg = ch.cfg
 runs = result.frame()
 nc1_columns = [c for c in runs if c.startswith("nc1")]
 runs[nc1_columns] = np.log10(runs[nc1_columns])
+
+# %%
 summary = runs.groupby(["activation", "N", "d0"])[["nc1_data", "nc1_nngp", "nc1_ntk", "nc1_init", "nc1_final",
                                                    "train_accuracy"]].mean()
 summary.round(3)

@@ -56,6 +56,8 @@ nc1_columns = [c for c in frame if c.startswith("nc1")]
 runs = pd.DataFrame({"split": frame["class_sizes"].map(tuple), "minority share": frame["class_sizes"].str[0] / frame["N"],
                      "d0": frame["d0"], **np.log10(frame[nc1_columns])})
 METHODS = {"NNGP": "nc1_nngp", "NTK": "nc1_ntk", "trained net": "nc1_final"}
+
+# %%
 table = runs.groupby(["d0", "split"]).mean(numeric_only=True)
 table[[c for m in METHODS.values() for c in (m, f"{m}_official_formula")]].round(3)
 

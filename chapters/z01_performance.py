@@ -43,7 +43,6 @@ import json
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from IPython.display import display
 
 from ncutils.book import start
 from ncutils.core import REPO_DIR
@@ -55,6 +54,8 @@ path = REPO_DIR / ch.cfg.table
 bench = pd.read_csv(path)
 meta = json.loads(path.with_suffix(".json").read_text())["machine"]
 print("measured on:", meta)
+
+# %%
 columns = ["workload", "dtype", "implementation", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gflops",
            "matmul_peak_gflops", "ours_speedup", "max_rel_difference", "note"]
 bench[columns]
@@ -125,7 +126,11 @@ print(f"ResNet20: {gradient_entries / 1e6:.2f} M output-gradient entries per sam
       f"({gradient_entries * 4 / 2**20:.1f} MB in float32) against {params * n_outputs / 1e6:.2f} M Jacobian entries")
 
 chunked["gradients_chunk_mb"] = chunked["chunk_size"] * gradient_entries * chunked["dtype"].map({"float32": 4, "float64": 8}) / 2**20
-display(chunked[["dtype", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gradients_chunk_mb"]].round(1))
+
+# %%
+chunked[["dtype", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gradients_chunk_mb"]].round(1)
+
+# %%
 for d, sub in chunked.groupby("dtype"):
     ch.claim(f"chunks-identical-{d}", f"resnet20 ({d}): the kernel is the same for every chunk size (max relative difference)",
              source="extension", value=sub["max_rel_difference"].max(), op="<=", bound=1e-6)

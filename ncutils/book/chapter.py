@@ -121,8 +121,9 @@ class Chapter:
         not_expected: dict[str, str] | None = None,
         no_data: str | None = None,
         **extra: Any,
-    ) -> Claim:
-        """State a claim; it holds when ``value op bound`` (``op`` in <=, <, >=, >, ==, in).
+    ) -> None:
+        """State a claim (appended to :attr:`claims`, printed as one line); it holds when ``value op bound``
+        (``op`` in <=, <, >=, >, ==, in).
 
         ``source`` is ``paper`` (the paper's statement), ``derived`` (our derivation),
         ``extension`` (beyond the paper) or ``official-code`` (behaviour of the official code).
@@ -155,7 +156,6 @@ class Chapter:
         self.claims.append(c)
         measured = c.measured() if c.no_data else f"measured {c.measured()}"
         print(f"[{c.status.upper():>12}] {id}: {statement} | {measured}, needs {c.threshold()}")
-        return c
 
     def summary(self):
         """The claims as a pandas DataFrame."""

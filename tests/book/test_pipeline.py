@@ -45,7 +45,8 @@ def test_claim_rejects_unknown_operator_and_source() -> None:
 def test_claim_not_expected_only_at_declared_profile(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(chapter_mod.CLAIMS_ENV, str(tmp_path / "c.json"))
     smoke = chapter_mod.Chapter("x", "smoke", 0, chapter_mod.Config())
-    c = smoke.claim("a", "s", source="paper", value=2.0, op="<=", bound=1.0, not_expected={"smoke": "too short"})
+    smoke.claim("a", "s", source="paper", value=2.0, op="<=", bound=1.0, not_expected={"smoke": "too short"})
+    c = smoke.claims[-1]
     assert c.status == "not expected"
     smoke.finish()  # an excused failure does not fail the chapter
     cpu = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
@@ -78,8 +79,9 @@ def test_claim_without_data_never_holds(capsys) -> None:
     from ncutils.book.scoreboard import render_scoreboard
 
     smoke = chapter_mod.Chapter("a99_x", "smoke", 0, chapter_mod.Config())
-    c = smoke.claim("fit", "runs with NC fit", source="paper", value=None, op=">=", bound=0.99,
-                    no_data="no run in this group", not_expected={"smoke": "too short"})
+    smoke.claim("fit", "runs with NC fit", source="paper", value=None, op=">=", bound=0.99,
+                no_data="no run in this group", not_expected={"smoke": "too short"})
+    c = smoke.claims[-1]
     assert not c.holds and c.status == "no data" and c.value is None
     assert "[     NO DATA] fit" in capsys.readouterr().out
     assert "no data: no run in this group" in smoke.finish().to_string()
