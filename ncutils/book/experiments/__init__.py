@@ -27,7 +27,7 @@ Experiment = Callable[[dict[str, Any], int], list]
 
 
 def experiment_module(chapter: str) -> str:
-    """The module that defines the experiment of ``chapter`` (KeyError-free: ValueError naming the known ones)."""
+    """The module that defines the experiment of ``chapter`` (a ValueError naming the chapters with one, if none)."""
     if chapter not in EXPERIMENTS:
         raise ValueError(f"chapter {chapter!r} runs no grid: chapters with grids are {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[chapter].partition(":")[0]
