@@ -57,7 +57,7 @@ from ncutils.book import progress, start
 from ncutils.data import gaussian_mixture, paper_seed
 from ncutils.kernels import nngp_fc2, ntk_derivative_term_fc2, ntk_fc2
 from ncutils.nc import nc1_from_kernel
-from ncutils.paper_b import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
+from ncutils.paper_b.expected_nc1 import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 
 ch = start("b03_ntk_vs_nngp", profile=profile, seed=seed, d0_values=d0_values, n_per_class=n_per_class,
            n_pairs=n_pairs, mu_s_grid=mu_s_grid, draw_sizes=draw_sizes, draw_repeats=draw_repeats)

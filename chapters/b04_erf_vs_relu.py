@@ -43,7 +43,7 @@ import pandas as pd
 
 from ncutils.book import start
 from ncutils.data import paper_seed
-from ncutils.paper_b import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
+from ncutils.paper_b.expected_nc1 import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 
 ch = start("b04_erf_vs_relu", profile=profile, seed=seed, d0_values=d0_values, n_pairs=n_pairs, grid_size=grid_size)
 cfg = ch.cfg

@@ -75,13 +75,18 @@ def _is_read(mode: Any, flags: Any) -> bool:
 
 
 def _record_data_reads(event: str, args: tuple) -> None:
-    """Audit hook: remember every file opened for reading under ``data/``, but for the result store."""
+    """Audit hook: remember every file opened for reading under ``data/``, but for the result store.
+    It runs on every ``open`` of the process, so it never raises."""
     if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
         return
     if not _is_read(args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None):
         return
-    path = Path(os.path.abspath(os.fsdecode(args[0])))
-    if path.is_relative_to(DATA_DIR) and path.relative_to(DATA_DIR).parts[0] not in UNTRACKED_DATA:
+    try:
+        path = Path(os.path.abspath(os.fsdecode(args[0])))
+    except (TypeError, ValueError):
+        return
+    parts = path.relative_to(DATA_DIR).parts if path.is_relative_to(DATA_DIR) else ()
+    if parts and parts[0] not in UNTRACKED_DATA:
         _data_reads.add(path)
 
 

@@ -19,21 +19,50 @@ import sys
 from ncutils.book.settings import DEFAULT_PROFILE
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (and exit 2), like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _param(text: str) -> tuple[str, object]:
     import yaml
 
-    if "=" not in text:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"parameter {text!r} must look like knob=value, e.g. -p m_values=[12,500]")
-    key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"parameter {key.strip()} has no value: write e.g. -p {key.strip()}=10")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise argparse.ArgumentTypeError(f"the value of {key.strip()} is not valid YAML ({problem}): {value!r}; "
+                                         "quote it for the shell, e.g. -p 'm_values=[12,500]'") from exc
+    if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as a string; a number is meant
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key.strip(), parsed
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     from ncutils.runs import DEFAULT_STORE
 
-    parser = argparse.ArgumentParser(prog="python -m ncutils.book",
-                                     description="Execute chapters, run experiment grids and build the book.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m ncutils.book", description="Execute chapters, run experiment grids and build the book.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in ("list", "run", "build", "grid"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default=DEFAULT_PROFILE, help="smoke, cpu (default) or paper")
@@ -46,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
             p.add_argument("--jobqueue", help="YAML file describing a dask-jobqueue cluster (Slurm, PBS)")
             p.add_argument("--store", default=str(DEFAULT_STORE), help="result store: a folder or an fsspec URL")
-            p.add_argument("--workers", type=int, help="LocalCluster workers (default: the chapter's workers knob)")
+            p.add_argument("--workers", type=_positive, help="LocalCluster workers (default: the chapter's workers knob)")
+            p.add_argument("--retry-failed", action="store_true", help="compute again the runs stored as failed")
         if name in ("run", "build", "grid"):
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("-p", "--param", type=_param, action="append", default=[], help="knob=value (YAML)")
@@ -61,16 +91,19 @@ def _grid(args: argparse.Namespace) -> int:
     from ncutils.book import experiments as ex
     from ncutils.book.pipeline import PipelineError
     from ncutils.book.settings import resolve
-    from ncutils.runs import jobqueue_client, run_grid
+    from ncutils.runs import connect, jobqueue_client, run_grid
 
     if args.list:
         print("\n".join(sorted(ex.EXPERIMENTS)))
         return 0
     if not args.chapter:
         raise PipelineError(f"name a chapter with an experiment: one of {sorted(ex.EXPERIMENTS)}")
+    if args.scheduler and args.jobqueue:
+        raise PipelineError("pass --scheduler or --jobqueue, not both")
     try:
+        experiment = ex.experiment(args.chapter)
         cfg = resolve(args.chapter, args.profile, dict(args.param))
-        grids = ex.experiment(args.chapter)(cfg, args.seed)
+        grids = experiment(cfg, args.seed)
     except (TypeError, ValueError) as exc:
         raise PipelineError(str(exc)) from exc
     if args.dry_run:
@@ -78,8 +111,9 @@ def _grid(args: argparse.Namespace) -> int:
             print(f"grid {grid.name} ({grid.task}): {len(grid.configs)} runs")
             print("\n".join(f"  {c}" for c in grid.configs))
         return 0
-    client = jobqueue_client(args.jobqueue) if args.jobqueue else args.scheduler
-    results = [run_grid(g, store=args.store, client=client, workers=args.workers or cfg.get("workers")) for g in grids]
+    client = jobqueue_client(args.jobqueue) if args.jobqueue else (connect(args.scheduler) if args.scheduler else None)
+    results = [run_grid(g, store=args.store, client=client, workers=args.workers or cfg.get("workers"),
+                        retry_failed=args.retry_failed) for g in grids]
     return 0 if all(r.n_lost() == 0 for r in results) else 1
 
 
@@ -111,5 +145,5 @@ def main(argv: list[str] | None = None) -> int:
         pl.build(args.profile, seed=args.seed, params=params, force=args.force, html=not args.no_html)
         return 0
     except (pl.PipelineError, GridError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # one line, whatever the message
         return 2

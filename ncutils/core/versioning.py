@@ -4,14 +4,19 @@ Caches (executed chapters, the result store) are keyed by these, so a change of 
 or of the code a result depends on never serves a stale result, and a change elsewhere does not
 throw results away. The code a computation depends on is the *import closure* of its module
 inside ``ncutils``: every ``ncutils`` module it imports, at any depth, found statically in the
-sources (imports inside functions included), with the packages that hold them. A module counts by
-its code, not its text: docstrings, comments and layout do not change its hash.
+sources (imports inside functions included), with the packages that hold them. A package that is
+only the parent of an imported module counts by its own code, not by the modules it re-exports
+(``import ncutils.paper_b.two_layer_training`` does not depend on ``ncutils.paper_b.adaptive_kernel``;
+``from ncutils.paper_b import solve_adaptive_kernel`` does): the book's ``__init__`` files only
+re-export. A module counts by its code, not its text: docstrings, comments and layout do not change
+its hash.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -75,7 +80,10 @@ def _imports_of(path: Path, name: str | None, mtime_ns: int) -> frozenset[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            candidates = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            # the package itself is a target only when a name comes from its namespace, not a submodule
+            named = any(module_path(m) is None for m in submodules)
+            candidates = ([base] if named else []) + submodules
         else:
             continue
         found.update(c for c in candidates if module_path(c) is not None)
@@ -88,17 +96,17 @@ def _with_parents(name: str) -> list[str]:
 
 
 def import_closure(modules: Iterable[str]) -> set[str]:
-    """``modules`` and every ``ncutils`` module they import, transitively, with their packages."""
-    todo = [p for m in modules for p in _with_parents(m) if module_path(p) is not None]
-    seen: set[str] = set()
+    """``modules`` and every ``ncutils`` module they import, transitively, with the packages that hold
+    them (a package reached only as a parent is included without the modules it imports)."""
+    todo = [m for m in modules if module_path(m) is not None]
+    expanded: set[str] = set()
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in expanded:
             continue
-        seen.add(name)
-        for imported in imports_of(module_path(name), name):
-            todo.extend(p for p in _with_parents(imported) if p not in seen and module_path(p) is not None)
-    return seen
+        expanded.add(name)
+        todo.extend(m for m in imports_of(module_path(name), name) if m not in expanded)
+    return {p for m in expanded for p in _with_parents(m) if module_path(p) is not None}
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -132,5 +140,15 @@ def code_version(modules: Iterable[str], exclude: Iterable[str] = ()) -> str:
 
 
 def task_code_version(task_name: str) -> str:
-    """The code version of a task ``"module:function"``: that of its module's import closure."""
-    return code_version([task_name.partition(":")[0]])
+    """The code version of a task ``"module:function"``: that of its module's import closure. A module
+    outside ``ncutils`` (a benchmark's or a test's task) counts by its own code and the closure of the
+    ``ncutils`` modules it imports."""
+    module = task_name.partition(":")[0]
+    if module_path(module) is not None:
+        return code_version([module])
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise ValueError(f"cannot find the source of task module {module!r}")
+    path = Path(spec.origin)
+    own = f"{module}\0{code_fingerprint(path)}\0{code_version(imports_of(path, module))}"
+    return hashlib.sha256(own.encode()).hexdigest()[:16]

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ncutils.core.checks import count, real_scalar
+
 
 class BlockValues(NamedTuple):
     """The three values of a block-structured kernel (paper A, Assumption 1.1): the diagonal ``d``,
@@ -39,11 +41,11 @@ class BlockSpectrum(NamedTuple):
         return np.sort(vals)
 
 
-def _check_sizes(C: int, m: int) -> None:
-    if int(C) != C or C < 2:
-        raise ValueError(f"need at least 2 classes, got C={C}")
-    if int(m) != m or m < 2:
-        raise ValueError(f"need at least 2 samples per class, got m={m}")
+def _check(C: int, m: int, d: float, c: float, n: float) -> tuple[float, float, float]:
+    """Check the sizes (integers, C >= 2 classes, m >= 2 samples each) and the finite block values."""
+    count(C, "C (classes)", minimum=2)
+    count(m, "m (samples per class)", minimum=2)
+    return real_scalar(d, "d"), real_scalar(c, "c"), real_scalar(n, "n")
 
 
 def block_kernel(C: int, m: int, d: float, c: float, n: float) -> np.ndarray:
@@ -52,11 +54,11 @@ def block_kernel(C: int, m: int, d: float, c: float, n: float) -> np.ndarray:
     K = (d - c) I_N + (c - n) (I_C ⊗ 1_m 1_mᵀ) + n 1_N 1_Nᵀ: diagonal ``d``, within-class
     off-diagonal ``c``, between-class ``n``. Float64.
     """
-    _check_sizes(C, m)
+    d, c, n = _check(C, m, d, c, n)
     N = C * m
-    K = np.full((N, N), float(n))
-    K += np.kron(np.eye(C), np.full((m, m), float(c) - float(n)))
-    K[np.diag_indices(N)] = float(d)
+    K = np.full((N, N), n)
+    K += np.kron(np.eye(C), np.full((m, m), c - n))
+    K[np.diag_indices(N)] = d
     return K
 
 
@@ -66,10 +68,10 @@ def block_spectrum(C: int, m: int, d: float, c: float, n: float) -> BlockSpectru
     λ_single = d − c (multiplicity C(m−1)), λ_class = λ_single + m(c − n) (C−1),
     λ_global = λ_class + N n (1).
     """
-    _check_sizes(C, m)
-    single = float(d) - float(c)
-    class_ = single + m * (float(c) - float(n))
-    global_ = class_ + C * m * float(n)
+    d, c, n = _check(C, m, d, c, n)
+    single = d - c
+    class_ = single + m * (c - n)
+    global_ = class_ + C * m * n
     return BlockSpectrum(global_, class_, single, 1, C - 1, C * (m - 1))
 
 
@@ -79,8 +81,7 @@ def within_class_basis(m: int) -> np.ndarray:
     Column i is [s+1, 1 (i times), 1 − s(s+1), 1 (m−i−2 times)] / (s(s+1)) with s = √m;
     the columns are orthonormal and each sums to zero. Q_2 = I_C ⊗ B_m.
     """
-    if int(m) != m or m < 2:
-        raise ValueError(f"need at least 2 samples per class, got m={m}")
+    count(m, "m (samples per class)", minimum=2)
     s = np.sqrt(m)
     B = np.ones((m, m - 1))
     B[0, :] = s + 1.0

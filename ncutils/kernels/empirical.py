@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import jacrev, vmap
 from torch.nn.utils.stateless import _reparametrize_module
 
+from ncutils.core.checks import count
 from ncutils.kernels.layerwise import Dense, Factor, NotLayerwise, contract, layer_factors, unsupported_reason
 
 OUTPUTS = ("full", "trace", "diagonal")
@@ -36,13 +37,45 @@ OutputFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 FactorFn = Callable[[torch.Tensor], list[Factor]]
 
 
-def _check_arguments(outputs: str, method: str, chunk_size: int | None) -> None:
+def _check_arguments(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None, outputs: str, method: str,
+                     chunk_size: int | None, output_chunk_size: int | None) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs={outputs!r}: use one of {OUTPUTS}")
     if method not in METHODS:
         raise ValueError(f"method={method!r}: use one of {METHODS}")
-    if chunk_size is not None and chunk_size < 2:
-        raise ValueError(f"chunk_size must be None or >= 2 (samples held at once), got {chunk_size}")
+    if chunk_size is not None:
+        count(chunk_size, "chunk_size (samples held at once)", minimum=2)
+    if output_chunk_size is not None:
+        count(output_chunk_size, "output_chunk_size")
+        if outputs == "full":
+            raise ValueError("output_chunk_size needs outputs='diagonal' or 'trace' (the full kernel couples every pair "
+                             "of outputs: bound its memory with chunk_size)")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x is None and name == "x2":
+            continue
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor (a batch of samples), got {type(x).__name__}")
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty batch (N, ...) of samples, got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"{name} must hold floating-point inputs, got dtype {x.dtype}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or inf: the kernel of such inputs is undefined")
+    if x2 is not None and x2.shape[1:] != x1.shape[1:]:
+        raise ValueError(f"x1 and x2 must have the same sample shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}")
+
+
+def _tensor_output(forward: OutputFn) -> OutputFn:
+    """``forward``, refusing an output that is not a tensor (e.g. a tuple) with a clear error."""
+    def checked(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        out = forward(m, x)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"output_fn must return a tensor of outputs (N, ...), got {type(out).__name__}")
+        return out
+
+    return checked
 
 
 def _jacobian_factors(model: nn.Module, output_fn: OutputFn | None) -> FactorFn:
@@ -148,13 +181,8 @@ def empirical_ntk(
     ``method`` picks the engine (see the module docstring). Computed on the device and in the
     dtype of the model.
     """
-    _check_arguments(outputs, method, chunk_size)
-    if x2 is not None and x2.shape[1:] != x1.shape[1:]:
-        raise ValueError(f"x1 and x2 must have the same sample shape, got {tuple(x1.shape[1:])} and {tuple(x2.shape[1:])}")
-    if output_chunk_size is not None and (outputs == "full" or output_chunk_size < 1):
-        raise ValueError(f"output_chunk_size={output_chunk_size} needs outputs='diagonal' or 'trace' and a value >= 1 "
-                         "(the full kernel couples every pair of outputs: bound its memory with chunk_size)")
-    forward = output_fn or (lambda m, xb: m(xb))
+    _check_arguments(model, x1, x2, outputs, method, chunk_size, output_chunk_size)
+    forward = _tensor_output(output_fn or (lambda m, xb: m(xb)))
     was_training = model.training
     model.eval()
     try:
@@ -167,7 +195,10 @@ def empirical_ntk(
         for group in groups:
             fn = forward if group is None else (lambda m, xb, g=group: forward(m, xb).reshape(xb.shape[0], -1)[:, g])
             parts.append(_kernel(_factor_fn(model, fn, method), x1, x2, outputs, chunk_size).detach())
-        return torch.cat(parts, dim=-1) if outputs == "diagonal" else sum(parts)
+        kernel = torch.cat(parts, dim=-1) if outputs == "diagonal" else sum(parts)
+        if not bool(torch.isfinite(kernel).all()):
+            raise ValueError("the empirical NTK is not finite: the model's parameters or outputs hold NaN or inf")
+        return kernel
     finally:
         model.train(was_training)
 

@@ -20,6 +20,7 @@ factors summed over samples must reproduce autograd's parameter gradient of Σ_a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -250,6 +251,9 @@ class _AutogradCheck:
         reference = self.reference.pop(0)
         error = float(torch.linalg.vector_norm(reference - torch.cat([_param_gradient(fc, self.weights) for fc in factors])))
         scale = sum(_norm_bound(fc, self.weights) for fc in factors)
+        if not math.isfinite(error + scale):
+            raise ValueError(f"the gradients of a {type(module).__name__} layer are not finite: the model's parameters "
+                             "or activations hold NaN or inf")
         if error > self.tol * max(scale, 1e-30):
             raise NotLayerwise(f"the layer-wise gradient of a {type(module).__name__} layer differs from autograd's "
                                f"by {error:.1e} (scale {scale:.1e}): one of its parameters is used outside the layer")

@@ -15,24 +15,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ncutils.core.checks import as_float64, in_square_range, real_scalar
+
 ACTIVATIONS = ("relu", "erf")
 
 
 def _inputs(x1, x2) -> tuple[np.ndarray, np.ndarray]:
-    x1 = np.asarray(x1, dtype=np.float64)
-    x2 = x1 if x2 is None else np.asarray(x2, dtype=np.float64)
-    if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
+    x1 = as_float64(x1, "x1", ndim=2, what="(N, d0) inputs")
+    x2 = x1 if x2 is None else as_float64(x2, "x2", ndim=2, what="(N, d0) inputs")
+    if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"inputs must be (N, d0) arrays with the same d0, got {x1.shape} and {x2.shape}")
-    if not (np.isfinite(x1).all() and np.isfinite(x2).all()):
-        raise ValueError("inputs contain NaN or inf")
+    in_square_range(x1, "x1")
+    in_square_range(x2, "x2")
     return x1, x2
 
 
-def _check(activation: str, sigma_w: float, sigma_b: float) -> None:
+def _check(activation: str, sigma_w: float, sigma_b: float) -> tuple[float, float]:
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: use one of {ACTIVATIONS}")
-    if sigma_w <= 0 or sigma_b < 0:
-        raise ValueError(f"need sigma_w > 0 and sigma_b >= 0, got {sigma_w}, {sigma_b}")
+    return real_scalar(sigma_w, "sigma_w", positive=True), real_scalar(sigma_b, "sigma_b", nonnegative=True)
 
 
 def _pre_activation(x1, x2, sigma_w, sigma_b):
@@ -66,12 +67,12 @@ def _erf(k12: np.ndarray, k11: np.ndarray, k22: np.ndarray) -> tuple[np.ndarray,
 def activation_kernels(k12, k11, k22, activation: str) -> tuple[np.ndarray, np.ndarray]:
     """(Q, Q̇) of ``activation`` as functions of the pre-activation kernel values (elementwise)."""
     _check(activation, 1.0, 0.0)
-    k12, k11, k22 = (np.asarray(a, dtype=np.float64) for a in (k12, k11, k22))
+    k12, k11, k22 = (as_float64(a, name) for a, name in ((k12, "k12"), (k11, "k11"), (k22, "k22")))
     return (_relu if activation == "relu" else _erf)(k12, k11, k22)
 
 
 def _kernels(x1, x2, activation, sigma_w, sigma_b):
-    _check(activation, sigma_w, sigma_b)
+    sigma_w, sigma_b = _check(activation, sigma_w, sigma_b)
     x1, x2 = _inputs(x1, x2)
     k12, k11, k22 = _pre_activation(x1, x2, sigma_w, sigma_b)
     q, qdot = activation_kernels(k12, k11[:, None], k22[None, :], activation)
@@ -102,7 +103,7 @@ def ntk_fc2_official_erf(x, sigma_w: float = 1.0, sigma_b: float = 0.0) -> np.nd
     The official derivative kernel takes ``v @ v.T`` of the 1-D vector v = 1 + 2 diag(K_1), a scalar
     S = Σ_i v_i², instead of the outer product, so Q̇_code = (4/π)(S − 4K_1²)^{-1/2} is nearly constant.
     """
-    _check("erf", sigma_w, sigma_b)
+    sigma_w, sigma_b = _check("erf", sigma_w, sigma_b)
     x, _ = _inputs(x, None)
     k12, k11, _ = _pre_activation(x, x, sigma_w, sigma_b)
     q, _ = _erf(k12, k11[:, None], k11[None, :])

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ncutils.core.checks import labels_of, square_kernel
+from ncutils.core.checks import finite_result, labels_of, square_kernel
 from ncutils.kernels.block import BlockValues
 from ncutils.nc.stats import one_hot
 
@@ -39,9 +39,13 @@ def nc1_from_kernel(K: Any, y: Any, exact: bool = True) -> float:
         tilde_b = np.sum(np.diag(S) / sizes**2) / C
         within = np.trace(K) / N - tilde_b
         between = tilde_b - total / N**2
-    if abs(between) <= 1e-15 * max(1.0, abs(np.trace(K)) / N):
+    scale = max(1.0, abs(np.trace(K)) / N)
+    if exact and (within < -1e-10 * scale or between < -1e-10 * scale):
+        raise ValueError(f"this kernel gives a negative {'within' if within < 0 else 'between'}-class trace "
+                         f"({min(within, between):.3g}): it is not a Gram matrix (positive semi-definite)")
+    if abs(between) <= 1e-15 * scale:
         raise ValueError("the between-class trace of this kernel is 0: NC1 is undefined")
-    return float(within / between)
+    return finite_result(within / between, "nc1_from_kernel")
 
 
 def _trace_kernel(K: Any) -> np.ndarray:
@@ -54,7 +58,9 @@ def kernel_alignment(K: Any, y: Any) -> float:
     K = _trace_kernel(K)
     Z = one_hot(labels_of(y, K.shape[0]))
     T = Z @ Z.T
-    return float(np.sum(K * T) / (np.linalg.norm(K) * np.linalg.norm(T)))
+    if not np.abs(K).max() > 0:
+        raise ValueError("K is zero: its alignment with the labels is undefined")
+    return finite_result(np.sum(K * T) / (np.linalg.norm(K) * np.linalg.norm(T)), "kernel_alignment")
 
 
 def block_values(K: Any, y: Any) -> BlockValues:
@@ -102,4 +108,7 @@ def kernel_alignment_official(K: Any, y: Any) -> float:
     diag, within, between, C, k = _official_blocks(K, y)
     t_d, t_c, t_n = diag.sum(axis=1), within.sum(axis=1), between.sum(axis=1)
     norm = np.sqrt(k * C * np.mean(t_d**2) + k * (k - 1) * C * np.mean(t_c**2) + k**2 * C * (C - 1) * np.mean(t_n**2))
-    return float((k * C * np.mean(t_d) + k * (k - 1) * C * np.mean(t_c)) / (norm * np.sqrt(k**2 * C)))
+    if not norm > 0:
+        raise ValueError("K is zero on the blocks the official estimator samples: its alignment is undefined")
+    return finite_result((k * C * np.mean(t_d) + k * (k - 1) * C * np.mean(t_c)) / (norm * np.sqrt(k**2 * C)),
+                         "kernel_alignment_official")

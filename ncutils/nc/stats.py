@@ -23,6 +23,7 @@ from ncutils.core.checks import features_and_labels
 class ClassStats:
     """Per-class summaries of N samples of p features in C classes (float64 numpy)."""
 
+    classes: np.ndarray  # (C,) the class labels, sorted (the order of every per-class row)
     counts: np.ndarray  # (C,) class sizes
     means: np.ndarray  # (C, p) class means μ_c
     global_mean: np.ndarray  # (p,) sample-weighted global mean μ_G
@@ -73,9 +74,9 @@ def like(H: Any, a: np.ndarray) -> Any:
 
 def class_stats(H: Any, y: Any, *, scatter: bool = False) -> ClassStats:
     """The :class:`ClassStats` of features ``H`` (N, p) with labels ``y``; the p × p scatter if asked."""
-    H, labels, counts = features_and_labels(H, y)
+    H, classes, labels, counts = features_and_labels(H, y)
     onehot = like(H, one_hot(labels).astype(np.float64))
     means = (onehot.T @ H) / like(H, counts.astype(np.float64))[:, None]
     dev = H - means[like(H, labels)]
-    return ClassStats(counts, to_numpy(means), to_numpy(H.mean(0)), float((dev**2).sum()), to_numpy(onehot.T @ dev**2),
-                      to_numpy(dev.T @ dev) if scatter else None)
+    return ClassStats(classes, counts, to_numpy(means), to_numpy(H.mean(0)), float((dev**2).sum()),
+                      to_numpy(onehot.T @ dev**2), to_numpy(dev.T @ dev) if scatter else None)

@@ -11,14 +11,22 @@ from typing import Any
 
 import numpy as np
 
+from ncutils.core.checks import count, finite_result, real_scalar
 from ncutils.kernels.block import BlockValues
 from ncutils.nc import classifier, stats_of
 
 
+def _kappa(kappa: BlockValues) -> tuple[float, float, float]:
+    if not isinstance(kappa, (tuple, list, np.ndarray)) or len(kappa) != 3:
+        raise ValueError(f"kappa must be the three block values (κ_d, κ_c, κ_n), got {kappa!r}")
+    return tuple(real_scalar(v, f"kappa_{part}") for v, part in zip(kappa, "dcn"))
+
+
 def invariant_alpha(kappa: BlockValues, C: int, m: int) -> float:
     """α = κ_n / ((κ_d − κ_c)/m + κ_c + (C−1)κ_n) = mκ_n/μ_global ∈ [0, 1/C) (notes §1.4)."""
-    kd, kc, kn = (float(v) for v in kappa)
-    return kn / ((kd - kc) / m + kc + (C - 1) * kn)
+    kd, kc, kn = _kappa(kappa)
+    C, m = count(C, "C", minimum=2), count(m, "m", minimum=1)
+    return finite_result(kn / ((kd - kc) / m + kc + (C - 1) * kn), "invariant_alpha")
 
 
 def _invariant_sides(W: Any, H: Any, y: Any, kappa: BlockValues) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +35,7 @@ def _invariant_sides(W: Any, H: Any, y: Any, kappa: BlockValues) -> tuple[np.nda
         raise ValueError("the invariant's class-mean formula needs equally many samples per class")
     C, m = s.n_classes, int(s.counts[0])
     W = classifier(W, C, s.n_features)
-    kd, kc, kn = (float(v) for v in kappa)
+    kd, kc, kn = _kappa(kappa)
     mu_s = kd - kc
     mu_c = mu_s + m * (kc - kn)
     if mu_s <= 0 or mu_c <= 0:
@@ -48,15 +56,15 @@ def invariant(W: Any, H: Any, y: Any, kappa: BlockValues) -> np.ndarray:
 def invariant_alignment(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
     """Official `invariant_alignment`: cosine ⟨WᵀW, HK⁻¹Hᵀ⟩_F / (‖·‖_F‖·‖_F)."""
     lhs, rhs = _invariant_sides(W, H, y, kappa)
-    return float(np.sum(lhs * rhs) / (np.linalg.norm(lhs) * np.linalg.norm(rhs)))
+    return finite_result(np.sum(lhs * rhs) / (np.linalg.norm(lhs) * np.linalg.norm(rhs)), "invariant_alignment")
 
 
 def invariant_norm(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
     """Official `invariant_norm`: ‖E‖_F (raw, not normalised)."""
-    return float(np.linalg.norm(invariant(W, H, y, kappa)))
+    return finite_result(np.linalg.norm(invariant(W, H, y, kappa)), "invariant_norm")
 
 
 def invariant_relative_norm(W: Any, H: Any, y: Any, kappa: BlockValues) -> float:
     """‖E‖_F / ‖WᵀW‖_F (extra: the raw norm mostly tracks the classifier's norm)."""
     lhs, rhs = _invariant_sides(W, H, y, kappa)
-    return float(np.linalg.norm(lhs - rhs) / np.linalg.norm(lhs))
+    return finite_result(np.linalg.norm(lhs - rhs) / np.linalg.norm(lhs), "invariant_relative_norm")

@@ -27,8 +27,8 @@ from scipy.optimize import NoConvergence, newton_krylov
 
 from ncutils.core import task
 from ncutils.data.gaussian import gaussian_mixture, paper_seed
-from ncutils.kernels import nngp_fc2
-from ncutils.nc import nc1_from_kernel
+from ncutils.kernels.two_layer import nngp_fc2
+from ncutils.nc.kernel import nc1_from_kernel
 
 VARIANTS = ("code", "theory")
 SCHEDULE: tuple[float, ...] = tuple(float(c) for c in

@@ -16,8 +16,9 @@ import torch
 
 from ncutils.core import Diverged, task
 from ncutils.data.gaussian import gaussian_mixture, paper_seed
-from ncutils.kernels import nngp_fc2, ntk_fc2
-from ncutils.nc import nc1_from_kernel, nc1_trace_ratio
+from ncutils.kernels.two_layer import nngp_fc2, ntk_fc2
+from ncutils.nc.kernel import nc1_from_kernel
+from ncutils.nc.measures import nc1_trace_ratio
 
 __all__ = ["CONFIG_KEYS", "DEFAULTS", "TwoLayerNet", "run_config"]
 

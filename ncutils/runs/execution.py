@@ -16,9 +16,12 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import shutil
 import sys
+import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,36 +89,81 @@ def local_cluster(workers: int | None = None) -> tuple[Client, LocalCluster]:
     return Client(cluster), cluster
 
 
-def connect(scheduler: str, timeout: float = 5.0):
-    """A client for a running scheduler, failing fast with a clear message."""
+def connect(scheduler: str, timeout: float = 20.0):
+    """A client for a running scheduler, or a :class:`GridError` within ``timeout`` seconds (also when
+    something answers at that address that is not a Dask scheduler and never completes the handshake)."""
     from distributed import Client
 
-    try:
-        return Client(scheduler, timeout=f"{timeout}s")
-    except (OSError, TimeoutError) as exc:
-        raise GridError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s: "
-                         f"start one (dask scheduler) or omit --scheduler to run locally") from exc
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = Client(scheduler, timeout=f"{timeout}s")
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=attempt, daemon=True)  # a hung handshake must not keep the process alive
+    thread.start()
+    thread.join(timeout + 5.0)
+    fix = "start one (dask scheduler) or omit --scheduler to run locally"
+    if thread.is_alive():
+        raise GridError(f"the Dask scheduler at {scheduler} did not complete the handshake within {timeout:g} s "
+                        f"(is it a Dask scheduler?): {fix}")
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise GridError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                        f"({type(exc).__name__}: {exc}): {fix}") from exc
+    return outcome["client"]
+
+
+JOBQUEUE_SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}  # the command each kind submits its jobs with
 
 
 def jobqueue_client(config_file: str | Path):
     """A client on a dask-jobqueue cluster from a YAML file: ``kind: slurm|pbs``, ``jobs: N`` and the
-    cluster's keyword arguments under ``cluster:`` (cores, memory, queue, walltime, job_extra_directives...)."""
+    cluster's keyword arguments under ``cluster:`` (cores, memory, queue, walltime, job_extra_directives...).
+    Every problem of the file, and a missing submit command, is a :class:`GridError` before any job is submitted."""
     import dask_jobqueue
     import yaml
     from distributed import Client
 
-    spec = yaml.safe_load(Path(config_file).read_text())
+    path = Path(config_file)
+    if not path.is_file():
+        raise GridError(f"jobqueue file {path} does not exist: pass a YAML file (see book/scaling.md)")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise GridError(f"jobqueue file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(spec, dict):
+        raise GridError(f"jobqueue file {path} must be a mapping with kind, jobs and cluster (see book/scaling.md)")
     kinds = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}
     if spec.get("kind") not in kinds:
-        raise GridError(f"{config_file}: 'kind' must be one of {list(kinds)}")
-    cluster = kinds[spec["kind"]](**spec.get("cluster", {}))
-    cluster.scale(jobs=int(spec.get("jobs", 1)))
+        raise GridError(f"{path}: 'kind' must be one of {list(kinds)}, got {spec.get('kind')!r}")
+    jobs, options = spec.get("jobs", 1), spec.get("cluster", {})
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise GridError(f"{path}: 'jobs' must be a positive integer, got {jobs!r}")
+    if not isinstance(options, dict):
+        raise GridError(f"{path}: 'cluster' must be a mapping of {kinds[spec['kind']].__name__}'s keyword arguments")
+    submit = JOBQUEUE_SUBMIT[spec["kind"]]
+    if shutil.which(submit) is None:
+        raise GridError(f"{path} asks for a {spec['kind']} cluster but {submit!r} is not on this machine's PATH: "
+                        "run on the cluster's login node, or omit --jobqueue to run locally")
+    try:
+        cluster = kinds[spec["kind"]](**options)
+    except (TypeError, ValueError) as exc:
+        raise GridError(f"{path}: bad cluster settings for {kinds[spec['kind']].__name__}: {exc}") from exc
+    cluster.scale(jobs=jobs)
     return Client(cluster)
 
 
 def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, client: Any = None,
-             progress: bool = True, retries: int = 3, workers: int | None = None) -> GridResult:
-    """Run every configuration of ``grid`` not yet in the store, as Dask tasks; return all records."""
+             progress: bool = True, retries: int = 3, workers: int | None = None,
+             retry_failed: bool = False) -> GridResult:
+    """Run every configuration of ``grid`` not yet in the store, as Dask tasks; return all records.
+    ``retry_failed`` computes again the runs whose stored record says ``failed`` (a changed code version
+    does so anyway: it is part of every key)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise GridError(f"workers must be a positive integer, got {workers!r}")
     store = store if isinstance(store, ResultStore) else ResultStore(store or DEFAULT_STORE)
     load_task(grid.task)  # fail before submitting anything
     t0 = time.perf_counter()
@@ -123,7 +171,7 @@ def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, clien
     keys = [store.key(c, grid.task) for c in grid.configs]
     records: dict[str, dict[str, Any]] = {}
     for k in keys:
-        if (rec := store.get(folder, k)) is not None:
+        if (rec := store.get(folder, k)) is not None and not (retry_failed and rec["status"] == "failed"):
             records[k] = {**rec, "from_store": True}
     todo = [(c, k) for c, k in zip(grid.configs, keys) if k not in records]
     args = (str(store.root), str(store.workdirs))
@@ -142,8 +190,9 @@ def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, clien
             client, own = local_cluster(workers)
         elif isinstance(client, str):
             client = connect(client)
+        call = uuid.uuid4().hex[:8]  # Dask keys unique to this call: a rerun never gets an old (failed) future back
         try:
-            futures = {client.submit(execute, grid.task, c, *args, k, key=f"{grid.name}-{k}",
+            futures = {client.submit(execute, grid.task, c, *args, k, key=f"{grid.name}-{k}-{call}",
                                      retries=retries, pure=False, resources=_resources(c)): k for c, k in todo}
             for i, fut in enumerate(as_completed(futures), 1):
                 k = futures[fut]
