@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ import pytest
 
 from ncutils.book import pipeline as pl
 from ncutils.book.claims import load_claims
+from ncutils.book.experiments import EXPERIMENTS, plan
+from ncutils.core import config_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "smoke"
@@ -64,6 +67,13 @@ def test_scoreboard_lists_every_claim(html: Path) -> None:
             assert c.status != "fails", f"claim {name}/{c.id} fails"
             n += 1
     assert f"<strong>{n} claims in" in board
+
+
+def test_every_executed_chapter_ran_the_runs_the_command_line_plans(html: Path) -> None:
+    for name in EXPERIMENTS:
+        trace = json.loads(pl.outputs(name, PROFILE)["trace"].read_text())
+        planned = {g.name: [config_hash(c) for c in g.configs] for g in plan(name, PROFILE)}
+        assert trace["grids"] == planned, f"{name} ran other configurations than `python -m ncutils.book grid {name}`"
 
 
 def test_math_is_served_from_the_build_not_a_cdn(html: Path) -> None:
