@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test test-fast lint bench clean
+.PHONY: book test test-fast lint bench publish-ready clean
 
 book: $(STAMP)
 	$(PY) -m ncutils.book build --profile cpu
@@ -17,6 +17,9 @@ test-fast: lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+publish-ready: $(STAMP)
+	$(PY) -m ncutils.book publish --profile cpu
 
 bench: $(STAMP)
 	$(PY) -m bench.empirical_ntk

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ncutils.book import start
+from ncutils.book import explore, start
 from ncutils.kernels import block_kernel, block_spectrum, within_class_basis
 
 ch = start("a01_table1", profile=profile, seed=seed, n_classes=n_classes, m_values=m_values)
@@ -157,6 +157,27 @@ for ax, r in zip(np.atleast_1d(axes), rows):
     ax.set(title=f"m = {r['m']}", xlabel="index (ascending)", ylabel="eigenvalue")
 plt.tight_layout()
 plt.show()
+
+
+# %% [markdown]
+# ## Explore
+# In JupyterLab the sliders redraw the spectrum of any block kernel; the book shows it at $C = 10$, $m = 12$.
+
+
+# %%
+def draw_spectrum(C: int, m: int, d: float, c: float, n: float) -> None:
+    spec = block_spectrum(C, m, d, c, n)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(np.linalg.eigvalsh(block_kernel(C, m, d, c, n)), ".", ms=3, label="eigvalsh")
+    for lam, name in [(spec.global_, "global"), (spec.class_, "class"), (spec.single, "single")]:
+        ax.axhline(lam, lw=0.8, ls="--", color="gray")
+        ax.text(0, lam, f" λ_{name} = {lam:.3g}", va="bottom", fontsize=8)
+    ax.set(xlabel="index (ascending)", ylabel="eigenvalue", title=f"C={C}, m={m}, (d, c, n) = ({d}, {c}, {n})")
+    plt.show()
+
+
+explore(draw_spectrum, C=(10, 2, 20, 1), m=(12, 2, 60, 1), d=(1.0, 0.0, 3.0, 0.05), c=(0.6, 0.0, 3.0, 0.05),
+        n=(0.1, 0.0, 3.0, 0.05))
 
 # %%
 ch.finish()

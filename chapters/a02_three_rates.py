@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
 
-from ncutils.book import start
+from ncutils.book import explore, start
 from ncutils.kernels import block_kernel
 from ncutils.paper_a import BlockOperator, fitted_log_slope, residual_closed_form, residual_components, targets
 
@@ -193,6 +193,29 @@ ch.claim("phase-order-single-last", "the class component reaches 1e-3 before the
          source="paper", value=crossing["class"] / crossing["single"], op="<", bound=1.0)
 ch.claim("final-accuracy", "training accuracy is 100 % once all components have decayed",
          source="paper", value=accuracy[-1], op="==", bound=1.0)
+
+
+# %% [markdown]
+# ## Explore
+# The three components of $R(t) = R(0)e^{-\Gamma t}$ for any block NTK; the book shows $\gamma = (1, 0.6, 0.1)$, $m = 12$.
+
+
+# %%
+def draw_rates(gamma_d: float, gamma_c: float, gamma_n: float, m: int) -> None:
+    op = BlockOperator(C, m, (gamma_d, gamma_c, gamma_n))
+    lam = lambdas(op)
+    parts = residual_components(initial_residual(C, m), C, m)
+    t = np.linspace(0.0, 8.0 / max(min(lam.values()), 1e-3), 300)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for k in COMPONENTS:
+        ax.semilogy(t, np.linalg.norm(parts[k]) * np.exp(-lam[k] * t), label=f"‖R_{k}‖, λ = {lam[k]:.3g}")
+    ax.set(xlabel="t", ylabel="norm", ylim=(1e-8, None), title=f"C={C}, m={m}")
+    ax.legend()
+    plt.show()
+
+
+explore(draw_rates, gamma_d=(gd, 0.1, 3.0, 0.05), gamma_c=(gc, 0.0, 3.0, 0.05), gamma_n=(gn, 0.0, 3.0, 0.05),
+        m=(m0, 2, 500, 1))
 
 # %%
 ch.finish()

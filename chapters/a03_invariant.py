@@ -48,7 +48,7 @@ weight_decay = None  # lambda of the weight-decay control (extension)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ncutils.book import start
+from ncutils.book import explore, start
 from ncutils.kernels import block_spectrum
 from ncutils.paper_a import (
     BlockOperator,
@@ -151,6 +151,30 @@ ch.claim("control-kernel-switch", "with a kernel that changes in time, E is not 
          source="derived", value=switch_drift.max(), op=">=", bound=1e-3)
 ch.claim("weight-decay-decay", "with weight decay λ, E(t) = e^(−2λt) E(0) (max relative error)",
          source="extension", value=wd_error.max(), op="<=", bound=1e-8)
+
+
+# %% [markdown]
+# ## Explore
+# Drift of $E$ under the flow with a chosen feature kernel and weight decay (the book: the chapter's $\kappa$, $\lambda = 0$
+# and $\lambda = 0.01$ against the law $e^{-2\lambda t}$).
+
+
+# %%
+def draw_invariant(kappa_c: float, weight_decay: float, t_end: float) -> None:
+    op = BlockOperator(C, m, (kd, kappa_c, kn))
+    ts = np.concatenate([[0.0], np.logspace(-2, np.log10(t_end), 30)])
+    sol = integrate_last_layer_flow(state0, op, ts, weight_decay=weight_decay)
+    E = [invariant_matrix(s.W, s.H, op) for s in sol.states]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.loglog(ts[1:], [np.linalg.norm(e) / np.linalg.norm(E[0]) for e in E[1:]], label="‖E(t)‖ / ‖E(0)‖")
+    ax.loglog(ts[1:], np.exp(-2 * weight_decay * ts[1:]), "k:", label="e^(−2λt)")
+    ax.set(xlabel="t", title=f"κ = ({kd}, {kappa_c}, {kn}), λ = {weight_decay}")
+    ax.legend()
+    plt.show()
+
+
+explore(draw_invariant, kappa_c=(kc, kn + 0.05, kd - 0.05, 0.05), weight_decay=(lam, 0.0, 0.1, 0.005),
+        t_end=(100.0, 10.0, 1000.0, 10.0))
 
 # %%
 ch.finish()

@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ncutils.book import progress, start
+from ncutils.book import explore, progress, start
 from ncutils.kernels import block_spectrum
 from ncutils.nc import nc1, nc1_rel, nc1_std, nc2, nc3
 from ncutils.paper_a import (
@@ -191,6 +191,28 @@ plt.show()
 ch.claim("interpolation-trend", "NC3 at the end grows with ‖E(0)‖ (Spearman correlation over ε)", source="extension",
          value=interp[["‖E(0)‖", "final NC3"]].corr(method="spearman").iloc[0, 1], op=">=", bound=0.8,
          not_expected={"smoke": "three interpolation runs to t = 100 only"})
+
+
+# %% [markdown]
+# ## Explore
+# NC3 and the invariant's alignment along the flow from $H(0) = H_{E=0} + \varepsilon\,\Xi$ (the book: $\varepsilon = 0.1$).
+
+
+# %%
+def draw_interpolation(epsilon: float, t_end: float) -> None:
+    ts = np.concatenate([[0.0], np.logspace(-2, np.log10(t_end), 25)])
+    sol = integrate_last_layer_flow(FlowState(e0.W.copy(), e0.H + epsilon * noise, e0.b.copy()), K, ts)
+    hist = pd.DataFrame([state_metrics(s) for s in sol.states], index=ts)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.loglog(ts[1:], hist["NC3"].values[1:], label="NC3")
+    ax.loglog(ts[1:], hist["NC1 rel (‖H2‖²/‖M̃‖²)"].values[1:], label="NC1 rel")
+    ax.semilogx(ts[1:], hist["invariant alignment"].values[1:], label="invariant alignment")
+    ax.set(xlabel="t", title=f"ε = {epsilon}")
+    ax.legend()
+    plt.show()
+
+
+explore(draw_interpolation, epsilon=(0.1, 0.0, 3.0, 0.05), t_end=(100.0, 10.0, 2000.0, 10.0))
 
 # %%
 ch.finish()

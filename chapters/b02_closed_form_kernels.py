@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ncutils.book import start
+from ncutils.book import explore, start
 from ncutils.data import gaussian_mixture, paper_seed
 from ncutils.kernels import import_neural_tangents, nngp_fc2, ntk_fc2, ntk_fc2_official_erf
 
@@ -113,6 +113,27 @@ for ax, (title, K) in zip(axes, panels.items()):
     ax.set(title=title, xticks=[], yticks=[])
 fig.colorbar(im, ax=axes, shrink=0.8)
 plt.show()
+
+
+# %% [markdown]
+# ## Explore
+# The NNGP, the NTK and the official Erf NTK on a class-sorted draw, for any $d_0$ and activation (the book: $d_0 = 8$, Erf).
+
+
+# %%
+def draw_kernels(d0: int, activation: str) -> None:
+    X = gaussian_mixture([cfg.n_samples // 2] * 2, d0, seed=paper_seed(seed, d0, cfg.n_samples)).X
+    panels = {f"NNGP ({activation})": nngp_fc2(X, activation=activation), f"NTK ({activation})": ntk_fc2(X, activation=activation)}
+    if activation == "erf":
+        panels["NTK (official code, Erf bug)"] = ntk_fc2_official_erf(X)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8))
+    for ax, (title, K) in zip(np.atleast_1d(axes), panels.items()):
+        ax.imshow(K, cmap="RdBu_r", vmin=-np.abs(K).max(), vmax=np.abs(K).max())
+        ax.set(title=f"{title}, d0={d0}", xticks=[], yticks=[])
+    plt.show()
+
+
+explore(draw_kernels, d0=(8, 1, 128, 1), activation=["erf", "relu"])
 
 # %%
 ch.finish()

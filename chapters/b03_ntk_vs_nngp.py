@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ncutils.book import progress, start
+from ncutils.book import explore, progress, start
 from ncutils.data import gaussian_mixture, paper_seed
 from ncutils.kernels import nngp_fc2, ntk_derivative_term_fc2, ntk_fc2
 from ncutils.nc import nc1_from_kernel
@@ -179,6 +179,29 @@ ch.claim("per-draw-paper-setting", f"at μ={mu0}, s={s0} every draw has NC1(NTK)
          source="paper", value=int(paper_draws["NTK < NNGP"].sum()), op="==", bound=0)
 ch.claim("per-draw-exceptions-rare", "elsewhere per-draw exceptions are rare (share of all draws)", source="derived",
          value=len(exceptions) / len(draws), op="<=", bound=0.02)
+
+
+# %% [markdown]
+# ## Explore
+# Expected NC1 ($n\to\infty$) of the NNGP and the NTK against $d_0$ for any $(\mu, s)$, 20 000 Monte Carlo pairs per
+# point (the book: the paper's $\mu = 2$, $s = 0.5$, Erf).
+
+
+# %%
+def draw_expected(mu: float, s: float, activation: str) -> None:
+    d0s = [1, 2, 4, 8, 16, 32, 64, 128]
+    values = {k: [expected_nc1(monte_carlo_moments(sample_pairs(mu, s, d0, 20000, seed=seed), k, activation))
+                  for d0 in d0s] for k in ("nngp", "ntk")}
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for k, ys in values.items():
+        ax.semilogx(d0s, ys, "o-", label=f"{k.upper()}")
+        ax.axhline(limit_nc1(k, activation, mu, s), ls=":", color="gray")
+    ax.set(xlabel="d0", ylabel="expected NC1", title=f"{activation}, μ={mu}, s={s} (dotted: d0 → ∞)")
+    ax.legend()
+    plt.show()
+
+
+explore(draw_expected, mu=(2.0, 0.25, 8.0, 0.25), s=(0.5, 0.1, 2.0, 0.05), activation=["erf", "relu"])
 
 # %%
 ch.finish()

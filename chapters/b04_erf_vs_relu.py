@@ -41,7 +41,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ncutils.book import start
+from ncutils.book import explore, start
 from ncutils.data import paper_seed
 from ncutils.paper_b.expected_nc1 import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 
@@ -116,6 +116,28 @@ plt.show()
 # %%
 ch.claim("not-universal", "the claim fails on part of the (μ, s) map (share of the NNGP map where Erf ≥ ReLU)",
          source="extension", value=1 - holds_share["nngp"], op=">", bound=0.0)
+
+
+# %% [markdown]
+# ## Explore
+# NC1(Erf) / NC1(ReLU) of both kernels against $d_0$ for any $(\mu, s)$ (the book: the counterexample $\mu = 6$, $s = 0.5$).
+
+
+# %%
+def draw_ratio(mu: float, s: float) -> None:
+    table = erf_relu_table(mu, s)
+    finite = table[np.isfinite(table.d0)]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for k in KERNELS:
+        ax.semilogx(finite.d0, finite[f"{k}: erf/relu"], "o-", label=k.upper())
+        ax.axhline(table[f"{k}: erf/relu"].iloc[-1], ls=":", color="gray")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set(xlabel="d0", ylabel="NC1(erf) / NC1(relu)", title=f"μ={mu}, s={s} (dotted: d0 → ∞; below 1: Erf more collapsed)")
+    ax.legend()
+    plt.show()
+
+
+explore(draw_ratio, mu=(6.0, 0.25, 8.0, 0.25), s=(0.5, 0.1, 2.0, 0.05))
 
 # %%
 ch.finish()

@@ -5,7 +5,7 @@ claims about groups of runs) and :meth:`Chapter.finish`; ``python -m ncutils.boo
 chapters, runs experiment grids and builds the HTML book (:mod:`ncutils.book.pipeline`).
 """
 
-from ncutils.book.chapter import Chapter, ClaimsFailed, progress, start
+from ncutils.book.chapter import Chapter, ClaimsFailed, explore, progress, start
 from ncutils.book.claims import measured
 
-__all__ = ["Chapter", "ClaimsFailed", "measured", "progress", "start"]
+__all__ = ["Chapter", "ClaimsFailed", "explore", "measured", "progress", "start"]

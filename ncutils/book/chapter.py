@@ -16,18 +16,21 @@ pipeline re-executes the chapter when one of them changes.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pprint
 import random
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ncutils.book.claims import SOURCES, Claim, evaluate, save_claims
 from ncutils.book.envinfo import fingerprint
 from ncutils.book.experiments import experiment
+from ncutils.book.scoreboard import label
 from ncutils.book.settings import Config, resolve
 from ncutils.core.jsonable import plain
 from ncutils.core.paths import DATA_DIR, REPO_DIR
@@ -35,6 +38,7 @@ from ncutils.core.versioning import config_hash
 
 CLAIMS_ENV = "NCUTILS_CLAIMS_PATH"  # set by the pipeline: where to save the claims
 TRACE_ENV = "NCUTILS_TRACE_PATH"  # set by the pipeline: where to save the grids run and the data files read
+PROGRESS_ENV = "NCUTILS_PROGRESS_PATH"  # set by the pipeline: where to say how far a long step has come
 HEADLESS_ENV = "NCUTILS_HEADLESS"  # set by the pipeline: no interactive widgets
 UNTRACKED_DATA = ("store", "runs", "cache")  # data/ folders keyed by their own means
 
@@ -57,15 +61,51 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
+def report(line: str) -> None:
+    """Tell the pipeline how far the chapter has come (one line, shown in its heartbeat); a no-op
+    outside the pipeline."""
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        tmp = f"{path}.tmp"
+        Path(tmp).write_text(line)
+        os.replace(tmp, path)
+
+
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterator[T]:
-    """A tqdm progress bar that stays quiet in headless runs (a few text lines at most)."""
+    """A progress bar: tqdm's (notebook) bar when run interactively; in the pipeline, the count goes to
+    its heartbeat (:func:`report`) and nothing to the rendered page."""
+    if not os.environ.get(HEADLESS_ENV):
+        from tqdm.auto import tqdm
+
+        yield from tqdm(iterable, desc=desc, total=total)
+        return
+    total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+    for i, item in enumerate(iterable):
+        report(f"{desc}: {i}/{total if total is not None else '?'}")
+        yield item
+
+
+@contextmanager
+def _grid_progress(name: str, total: int) -> Iterator[Callable[[Any], None]]:
+    """A callback for :func:`ncutils.runs.run_grid`'s progress: a tqdm bar interactively, the heartbeat's
+    line in the pipeline."""
     if os.environ.get(HEADLESS_ENV):
-        from tqdm import tqdm
+        yield lambda p: report(p.describe())
+        return
+    from tqdm.auto import tqdm
 
-        return iter(tqdm(iterable, desc=desc, total=total, file=sys.stderr, ascii=True, mininterval=30))
-    from tqdm.auto import tqdm as tqdm_auto
+    bar = tqdm(total=total, desc=f"grid {name}", unit="run")
 
-    return iter(tqdm_auto(iterable, desc=desc, total=total))
+    def update(p: Any) -> None:
+        bar.update(p.done - bar.n)
+        left = p.seconds_left()
+        if left is not None:
+            bar.set_postfix_str(f"{p.from_store} from the store, about {left / 60:.1f} min left")
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _is_read(mode: Any, flags: Any) -> bool:
@@ -109,7 +149,9 @@ class Chapter:
 
         results = {}
         for grid in experiment(self.name)(self.cfg, self.seed):
-            results[grid.name] = run_grid(grid, client=client, workers=self.cfg.get("workers"), progress=False)
+            with _grid_progress(grid.name, len(grid.configs)) as on_progress:
+                results[grid.name] = run_grid(grid, client=client, workers=self.cfg.get("workers"), progress=False,
+                                              on_progress=on_progress)
             self.grids[grid.name] = [config_hash(c) for c in grid.configs]
             print(results[grid.name].summary())
         return results
@@ -186,7 +228,8 @@ class Chapter:
         path.write_text(json.dumps({"grids": self.grids, "data_files": data}, indent=1))
 
     def finish(self):
-        """Save the claims (when run by the pipeline), show them, and fail on an unexpected failure."""
+        """Save the claims (when run by the pipeline) and fail on an unexpected failure. Interactively, the
+        claims' table is the cell's output; in the book, a link to them on the scoreboard."""
         if not self.claims:
             raise ClaimsFailed(f"chapter {self.name} stated no claim")
         if os.environ.get(CLAIMS_ENV):
@@ -197,6 +240,11 @@ class Chapter:
         if failed:
             lines = "; ".join(f"{c.id}: measured {c.measured()}, needs {c.threshold()}" for c in failed)
             raise ClaimsFailed(f"{len(failed)} claim(s) of {self.name} failed at profile {self.profile}: {lines}")
+        if os.environ.get(HEADLESS_ENV):
+            from IPython.display import Markdown
+
+            return Markdown(f"The {len(self.claims)} claims of this chapter on the scoreboard, beside every other "
+                            f"chapter's: {{ref}}`{label(self.name)}`.")
         return self.summary()
 
 
@@ -215,3 +263,26 @@ def start(name: str, profile: str, seed: int = 0, **params: Any) -> Chapter:
         print(f"  {k:<{width}} = {text}")
     print("Environment: " + ", ".join(f"{k} {v}" for k, v in fingerprint().items()))
     return Chapter(name, profile, seed, cfg)
+
+
+def explore(draw: Callable[..., Any], **controls: Any) -> None:
+    """An interactive figure: in JupyterLab, sliders (a ``(value, low, high, step)`` tuple) or menus (a list,
+    its first item the value) for ``controls`` redraw ``draw(**values)``; in the built book, and wherever
+    ipywidgets is missing, the figure is drawn once at those values."""
+    values = {k: (c[0] if isinstance(c, (tuple, list)) else c) for k, c in controls.items()}
+    if os.environ.get(HEADLESS_ENV) or importlib.util.find_spec("ipywidgets") is None:
+        draw(**values)
+        return
+    import ipywidgets
+
+    widgets = {}
+    for k, c in controls.items():
+        if isinstance(c, tuple):
+            value, low, high, step = c
+            kind = ipywidgets.IntSlider if all(isinstance(v, int) for v in c) else ipywidgets.FloatSlider
+            widgets[k] = kind(value=value, min=low, max=high, step=step, description=k, continuous_update=False)
+        elif isinstance(c, list):
+            widgets[k] = ipywidgets.Dropdown(options=c, value=c[0], description=k)
+        else:
+            widgets[k] = ipywidgets.fixed(c)
+    ipywidgets.interact(draw, **widgets)

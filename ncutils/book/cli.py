@@ -6,6 +6,7 @@
     python -m ncutils.book grid  NAME [--profile P] [--seed S] [-p knob=value] [--dry-run]
                                  [--scheduler ADDR | --jobqueue FILE.yaml] [--store PATH] [--workers N]
     python -m ncutils.book grid  --list
+    python -m ncutils.book publish [--profile P]
 
 ``grid`` runs the experiment of chapter NAME (:mod:`ncutils.book.experiments`) with the settings the
 chapter would use (profile and overrides), so that the chapter then finds every run in the store.
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="python -m ncutils.book", description="Execute chapters, run experiment grids and build the book.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in ("list", "run", "build", "grid"):
+    for name in ("list", "run", "build", "grid", "publish"):
         p = sub.add_parser(name)
         p.add_argument("--profile", default=DEFAULT_PROFILE, help="smoke, cpu (default) or paper")
         if name == "run":
@@ -117,6 +118,23 @@ def _grid(args: argparse.Namespace) -> int:
     return 0 if all(r.n_lost() == 0 for r in results) else 1
 
 
+def _publish(profile: str) -> int:
+    """Build the book (what is cached is reused) and check that its folder loads nothing from another host."""
+    from ncutils.book import pipeline as pl
+    from ncutils.book.publish import external_loads
+
+    pl.build(profile)
+    dest = pl.html_dir(profile)
+    loads = external_loads(dest)
+    if loads:
+        raise pl.PipelineError(f"{len(loads)} resource(s) would be loaded from another host, e.g. {loads[0]}")
+    pages = len(list(dest.rglob("*.html")))
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file()) / 2**20
+    print(f"[publish]  {dest}: {pages} pages, {size:.0f} MB, nothing loaded from another host. Copy the folder to "
+          "any static web host (e.g. the gh-pages branch of GitHub Pages); see README, 'Publishing'.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; user errors print one line and exit 2."""
     from ncutils.book import pipeline as pl
@@ -127,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         pl.check_profile(args.profile)
         if args.command == "grid":
             return _grid(args)
+        if args.command == "publish":
+            return _publish(args.profile)
         if args.command == "list":
             for n in pl.list_chapters():
                 state = "executed" if pl.outputs(n, args.profile)["notebook"].exists() else "not executed"

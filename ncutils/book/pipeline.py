@@ -15,33 +15,105 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, TRACE_ENV
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+from ncutils.book.chapter import CLAIMS_ENV, HEADLESS_ENV, PROGRESS_ENV, TRACE_ENV
 from ncutils.book.claims import Claim, load_claims
 from ncutils.book.experiments import EXPERIMENTS, experiment_module
 from ncutils.book.settings import PROFILE_NAMES, resolve
 from ncutils.core.paths import REPO_DIR
 from ncutils.core.versioning import code_version, hash_files, imports_of
 
+HEARTBEAT_S = 30.0  # the longest silence of a running chapter
 SETTINGS_MODULES = ("ncutils.book.profiles",)  # count through the resolved settings, not their code
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book/*.md", "book/*.bib")  # what the HTML is built from, beside notebooks
 CHAPTERS_DIR = REPO_DIR / "chapters"
 EXECUTED_DIR = REPO_DIR / "book" / "_executed"
 BUILD_DIR = REPO_DIR / "_build"
 TOC_FILE = REPO_DIR / "_toc.yml"
+CONFIG_FILE = REPO_DIR / "_config.yml"
+GENERATED_PAGES = ("book/scoreboard", "book/about")  # written into the executed folder at every build
+REPOSITORY_ENV, REPOSITORY_BRANCH_ENV = "NCUTILS_REPOSITORY_URL", "NCUTILS_REPOSITORY_BRANCH"
+# Binder and Colab open a chapter's executed notebook from the repository (see README, "Publishing")
+LAUNCH_BUTTONS = {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org",
+                  "colab_url": "https://colab.research.google.com"}
 PIN_FILES = (REPO_DIR / "pyproject.toml", REPO_DIR / "environment.yml")
 
 
 def say(message: str) -> None:
     """Progress lines, flushed at once (the build is often logged to a file)."""
     print(message, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+class _Heartbeat(threading.Thread):
+    """While a chapter runs: a line every ``every`` seconds with its elapsed time and the last progress
+    it reported (e.g. a grid's runs done, from the store, and the time left)."""
+
+    def __init__(self, name: str, profile: str, progress_file: Path, log, every: float = HEARTBEAT_S) -> None:
+        super().__init__(daemon=True)
+        self.name_, self.profile, self.progress_file, self.log, self.every = name, profile, progress_file, log, every
+        self.t0, self.stopped = time.perf_counter(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            line = self.progress_file.read_text().strip() if self.progress_file.exists() else ""
+            self.log(f"[running]  {self.name_} ({self.profile}) {_clock(time.perf_counter() - self.t0)} elapsed"
+                     + (f" | {line}" if line else ""))
+
+    def __enter__(self) -> _Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
+        self.progress_file.unlink(missing_ok=True)
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """The chapters' kernels talk to the pipeline over local IPC sockets: no TCP port is opened, so the
+    kernel has no unencrypted network transport to warn about."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+
+def _literal(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def show_parameters_once(nb: Any, values: dict[str, Any]) -> None:
+    """Merge papermill's injected cell into the chapter's ``parameters`` cell: each of its assignments shows
+    the value the chapter ran with (its comment kept), and the injected cell is removed."""
+    cells = nb.cells
+    injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            lines = []
+            for line in cell.source.splitlines():
+                match = re.match(r"^(\w+) = .*?(\s+#.*)?$", line)
+                if match and match.group(1) in values:
+                    line = f"{match.group(1)} = {_literal(values[match.group(1)])}{match.group(2) or ''}"
+                lines.append(line)
+            cell.source = "\n".join(lines)
+    nb.cells = [c for c in cells if not any(c is i for i in injected)]
 
 
 class PipelineError(RuntimeError):
@@ -224,18 +296,22 @@ def run_chapter(
     failed_nb.unlink(missing_ok=True)
     nbformat.write(nb, src)
 
-    env_before = {k: os.environ.get(k) for k in (CLAIMS_ENV, TRACE_ENV, HEADLESS_ENV, "MPLBACKEND")}
+    progress_file = out["notebook"].with_suffix(".progress")
+    env_before = {k: os.environ.get(k) for k in (CLAIMS_ENV, TRACE_ENV, PROGRESS_ENV, HEADLESS_ENV, "MPLBACKEND")}
     os.environ[CLAIMS_ENV] = str(out["claims"])
     os.environ[TRACE_ENV] = str(out["trace"])
+    os.environ[PROGRESS_ENV] = str(progress_file)
     os.environ[HEADLESS_ENV] = "1"
     os.environ.pop("MPLBACKEND", None)  # the kernel must use the inline backend
     log(f"[start]    {name} ({profile})")
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(src), str(tmp), parameters={"profile": profile, "seed": seed, **params},
-            kernel_name="python3", cwd=str(REPO_DIR), progress_bar=False, log_output=False,
-        )
+        with _Heartbeat(name, profile, progress_file, log):
+            papermill.execute_notebook(
+                str(src), str(tmp), parameters={"profile": profile, "seed": seed, **params},
+                kernel_name="python3", cwd=str(REPO_DIR), progress_bar=False, log_output=False,
+                kernel_manager_class=IPCKernelManager,
+            )
     except Exception as exc:  # papermill re-raises the cell's error as PapermillExecutionError
         if tmp.exists():
             tmp.replace(failed_nb)
@@ -251,10 +327,14 @@ def run_chapter(
     if not (out["claims"].exists() and out["trace"].exists()):
         tmp.replace(failed_nb)
         raise ChapterFailed(f"chapter {name} saved no claims: end it with a cell calling ch.finish()")
+    executed = nbformat.read(tmp, as_version=4)
+    show_parameters_once(executed, {"profile": profile, "seed": seed, **resolve(name, profile, params)})
+    nbformat.write(executed, tmp)
     tmp.replace(out["notebook"])
     claims = load_claims(out["claims"])
     data_files = json.loads(out["trace"].read_text())["data_files"]
     out["meta"].write_text(json.dumps({"hash": key, "seconds": seconds, "profile": profile, "seed": seed,
+                                       "executed_at": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                                        "params": params, "data_files": {f: _file_hash(REPO_DIR / f) for f in data_files}},
                                       indent=1))
     log(f"[done]     {name} ({profile}) in {seconds:.1f} s, {len(claims)} claims")
@@ -270,8 +350,8 @@ def _generated_toc(profile: str) -> dict[str, Any]:
     def remap(f: str) -> str:
         if f.startswith("chapters/"):
             return f"{rel}/{f.split('/', 1)[1]}"
-        if f == "book/scoreboard":
-            return f"{rel}/scoreboard"
+        if f in GENERATED_PAGES:
+            return f"{rel}/{f.split('/', 1)[1]}"
         return f
 
     toc["root"] = remap(toc["root"])
@@ -296,10 +376,72 @@ def collect_claims(profile: str) -> dict[str, list[Claim]]:
     return found
 
 
-def _html_inputs_hash(profile: str, toc_text: str) -> str:
+def _html_inputs_hash(profile: str, toc_text: str, config_text: str) -> str:
     files = [p for pattern in BOOK_SOURCES for p in REPO_DIR.glob(pattern)]
-    files += sorted(executed_dir(profile).glob("*.ipynb")) + [executed_dir(profile) / "scoreboard.md", *PIN_FILES]
-    return hashlib.sha256((hash_files(f for f in files if f.exists()) + toc_text).encode()).hexdigest()[:20]
+    files += sorted(executed_dir(profile).glob("*.ipynb")) + sorted(executed_dir(profile).glob("*.md")) + list(PIN_FILES)
+    text = hash_files(f for f in files if f.exists()) + toc_text + config_text
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def repository() -> tuple[str, str] | None:
+    """The (https URL, branch) of the book's repository, for the repository and launch buttons:
+    ``NCUTILS_REPOSITORY_URL`` (and ``NCUTILS_REPOSITORY_BRANCH``, default ``main``) if set, else the
+    ``origin`` remote of the checkout when it is a web repository; None when there is none."""
+    url = os.environ.get(REPOSITORY_ENV) or ""
+    if not url:
+        proc = subprocess.run(["git", "-C", str(REPO_DIR), "remote", "get-url", "origin"], capture_output=True, text=True)
+        url = proc.stdout.strip() if proc.returncode == 0 else ""
+        if match := re.fullmatch(r"git@([^:]+):(.+)", url):  # git@host:owner/name.git
+            url = f"https://{match.group(1)}/{match.group(2)}"
+    if not re.fullmatch(r"https?://[^/\s]+/\S+", url):
+        return None
+    return url.removesuffix(".git").rstrip("/"), os.environ.get(REPOSITORY_BRANCH_ENV) or "main"
+
+
+def book_config() -> dict[str, Any]:
+    """``_config.yml`` with the repository of :func:`repository`: its buttons (repository, Binder, Colab)
+    when there is one, none of them when there is not (a button to nowhere is worse than none)."""
+    import yaml
+
+    config = yaml.safe_load(CONFIG_FILE.read_text())
+    html = config.setdefault("html", {})
+    found = repository()
+    if found is None:
+        config.pop("repository", None)
+        config.pop("launch_buttons", None)
+        html.update(use_repository_button=False, use_issues_button=False, use_edit_page_button=False)
+    else:
+        url, branch = found
+        config["repository"] = {"url": url, "path_to_book": ".", "branch": branch}
+        config.setdefault("launch_buttons", LAUNCH_BUTTONS)
+        html.update(use_repository_button=True)
+    return config
+
+
+def chapter_title(name: str, profile: str) -> str:
+    """The first heading of an executed chapter (its name if it has none)."""
+    import nbformat
+
+    nb = nbformat.read(outputs(name, profile)["notebook"], as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return name
+
+
+def write_generated_pages(profile: str) -> None:
+    """The scoreboard and "About this build" of the chapters executed at ``profile``."""
+    from ncutils.book.about import render_about
+    from ncutils.book.scoreboard import STATUSES, write_scoreboard
+
+    claims = collect_claims(profile)
+    write_scoreboard(profile, claims, executed_dir(profile) / "scoreboard.md",
+                     {n: chapter_title(n, profile) for n in claims})
+    runs = [{"name": n, **json.loads(outputs(n, profile)["meta"].read_text())} for n in list_chapters()]
+    totals = {s: sum(c.status == s for cs in claims.values() for c in cs) for s in STATUSES}
+    (executed_dir(profile) / "about.md").write_text(render_about(profile, runs, totals))
 
 
 def build_html(profile: str, log=say, force: bool = False) -> Path:
@@ -307,24 +449,24 @@ def build_html(profile: str, log=say, force: bool = False) -> Path:
     unless it was built from the same inputs already."""
     import yaml
 
-    from ncutils.book.scoreboard import write_scoreboard
-
     missing = [n for n in list_chapters() if not outputs(n, profile)["notebook"].exists()]
     if missing:
         raise PipelineError(f"chapters not executed at profile {profile}: {', '.join(missing)}; run the build first")
-    write_scoreboard(profile, collect_claims(profile), executed_dir(profile) / "scoreboard.md")
+    write_generated_pages(profile)
     dest = html_dir(profile)
     toc_text = yaml.safe_dump(_generated_toc(profile), sort_keys=False)
-    stamp, inputs = dest / ".inputs-hash", _html_inputs_hash(profile, toc_text)
+    config_text = yaml.safe_dump(book_config(), sort_keys=False)
+    stamp, inputs = dest / ".inputs-hash", _html_inputs_hash(profile, toc_text, config_text)
     if not force and stamp.exists() and stamp.read_text() == inputs and (dest / "index.html").exists():
         log(f"[html]     {dest} is up to date")
         return dest
     work = BUILD_DIR / f".jb-{profile}"
     work.mkdir(parents=True, exist_ok=True)
-    toc_file = work / "_toc.yml"
+    toc_file, config_file = work / "_toc.yml", work / "_config.yml"
     toc_file.write_text(toc_text)
+    config_file.write_text(config_text)
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO_DIR), "--toc", str(toc_file),
-           "--path-output", str(work), "-W", "-n", "--keep-going"]
+           "--config", str(config_file), "--path-output", str(work), "-W", "-n", "--keep-going"]
     log(f"[html]     jupyter-book build ({profile})")
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO_DIR, capture_output=True, text=True)
@@ -356,7 +498,11 @@ def build(profile: str, *, chapters: list[str] | None = None, seed: int = 0,
         runs.append(run_chapter(n, profile, seed=seed, params=knobs, force=force, log=log))
     log(summary_table(runs, time.perf_counter() - t0))
     if html:
-        build_html(profile, log=log, force=force)
+        dest = build_html(profile, log=log, force=force)
+        counts = Counter(c.status for cs in collect_claims(profile).values() for c in cs)
+        log(f"[book]     {dest / 'index.html'} ready after {_clock(time.perf_counter() - t0)} (min:s); "
+            f"{sum(counts.values())} claims: {counts['holds']} hold, {counts['fails']} fail, "
+            f"{counts['not expected']} not expected, {counts['no data']} without data")
     return runs
 
 

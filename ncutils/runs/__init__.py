@@ -11,9 +11,10 @@ the runner knows no experiment: the book's grids are in :mod:`ncutils.book.exper
 
 from ncutils.core.task import Diverged, Task, task
 from ncutils.runs.execution import CLUSTER_CONFIG, WORKER_ENV, connect, execute, jobqueue_client, local_cluster, run_grid
-from ncutils.runs.grid import STATUSES, Grid, GridError, GridResult, load_task
+from ncutils.runs.grid import STATUSES, Grid, GridError, GridProgress, GridResult, load_task
 from ncutils.runs.store import DEFAULT_STORE, ResultStore
 
-__all__ = ["CLUSTER_CONFIG", "DEFAULT_STORE", "STATUSES", "WORKER_ENV", "Diverged", "Grid", "GridError", "GridResult",
+__all__ = ["CLUSTER_CONFIG", "DEFAULT_STORE", "STATUSES", "WORKER_ENV", "Diverged", "Grid", "GridError", "GridProgress",
+           "GridResult",
            "ResultStore", "Task", "connect", "execute", "jobqueue_client", "load_task", "local_cluster", "run_grid",
            "task"]

@@ -22,11 +22,12 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ncutils.core.task import Diverged
-from ncutils.runs.grid import Grid, GridError, GridResult, load_task
+from ncutils.runs.grid import Grid, GridError, GridProgress, GridResult, load_task
 from ncutils.runs.store import DEFAULT_STORE, ResultStore
 
 if TYPE_CHECKING:
@@ -158,10 +159,11 @@ def jobqueue_client(config_file: str | Path):
 
 def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, client: Any = None,
              progress: bool = True, retries: int = 3, workers: int | None = None,
-             retry_failed: bool = False) -> GridResult:
+             retry_failed: bool = False, on_progress: Callable[[GridProgress], None] | None = None) -> GridResult:
     """Run every configuration of ``grid`` not yet in the store, as Dask tasks; return all records.
     ``retry_failed`` computes again the runs whose stored record says ``failed`` (a changed code version
-    does so anyway: it is part of every key)."""
+    does so anyway: it is part of every key). ``on_progress`` is called once the store has been read and
+    after every finished run; ``progress`` prints a line per run on stderr."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise GridError(f"workers must be a positive integer, got {workers!r}")
     store = store if isinstance(store, ResultStore) else ResultStore(store or DEFAULT_STORE)
@@ -176,12 +178,20 @@ def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, clien
     todo = [(c, k) for c, k in zip(grid.configs, keys) if k not in records]
     args = (str(store.root), str(store.workdirs))
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    stored = len(records)
+
+    def report(computed: int) -> None:
+        if on_progress is not None:
+            on_progress(GridProgress(grid.name, len(keys), stored, computed, time.perf_counter() - t0))
+
+    report(0)
     if todo:
         say(f"[grid] {grid.name}: {len(todo)} to run, {len(records)} from the store")
     if todo and client == "serial":
         for i, (c, k) in enumerate(todo, 1):
             records[k] = {**execute(grid.task, c, *args, k), "from_store": False}
             say(f"[grid] {i}/{len(todo)} {records[k]['status']} {c}")
+            report(i)
     elif todo:
         from distributed import as_completed
 
@@ -203,6 +213,7 @@ def run_grid(grid: Grid, *, store: ResultStore | str | Path | None = None, clien
                     records[k] = {"config": config, "key": k,
                                   "status": "failed", "result": None, "error": f"worker lost: {exc}", "from_store": False}
                 say(f"[grid] {i}/{len(todo)} {records[k]['status']} {records[k]['config']}")
+                report(i)
         finally:
             if own is not None:
                 client.close()

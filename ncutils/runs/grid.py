@@ -41,6 +41,37 @@ def load_task(name: str) -> Task:
         raise GridError(f"cannot use task {name!r}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class GridProgress:
+    """Where a grid's run stands: runs in all, served from the store, computed so far, seconds since start."""
+
+    name: str
+    total: int
+    from_store: int
+    computed: int
+    seconds: float
+
+    @property
+    def done(self) -> int:
+        return self.from_store + self.computed
+
+    def seconds_left(self) -> float | None:
+        """An estimate from the pace of the runs computed so far (None before the first)."""
+        if self.computed == 0:
+            return None
+        return self.seconds / self.computed * (self.total - self.done)
+
+    def describe(self) -> str:
+        """One line, e.g. ``grid a07: 14/33 runs (6 from the store), about 8 min left``."""
+        left = self.seconds_left()
+        eta = "" if left is None or self.done == self.total else f", about {_duration(left)} left"
+        return f"grid {self.name}: {self.done}/{self.total} runs ({self.from_store} from the store){eta}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 @dataclass
 class GridResult:
     """The records of a grid, one per configuration, in the grid's order."""

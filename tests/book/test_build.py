@@ -115,15 +115,29 @@ def served(html: Path):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("page", ["book/intro", "a01_table1"])
+@pytest.mark.parametrize("page", ["book/intro", "a01_table1", "a02_three_rates", "scoreboard", "about"])
 def test_pages_render_typeset_math_and_figures_in_chromium(chromium, served, html, tmp_path, page) -> None:
     rel = page if page.startswith("book/") else f"{pl.executed_dir(PROFILE).relative_to(ROOT).as_posix()}/{page}"
     url = f"{served}/{rel}.html"
     common = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]
-    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    assert "<mjx-container" in dom, f"math on {page} was not typeset by MathJax"
+    netlog = tmp_path / "netlog.json"
+    dom = subprocess.run([*common, f"--log-net-log={netlog}", "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout
+    # what the page asked for: requests whose initiator is the page's origin (the browser's own update and
+    # account requests have none, and are not the book's)
+    events = json.loads(netlog.read_text())["events"]
+    asked = {e["params"]["url"] for e in events if str(e.get("params", {}).get("initiator", "")).startswith(served)}
+    assert len(asked) >= 5, f"the network log shows no resource of {page}"
+    elsewhere = sorted(u for u in asked if not u.startswith((served, "data:", "blob:")))
+    assert not elsewhere, f"{page} requests something off this machine: {elsewhere[:5]}"
+    if page in ("book/intro", "a01_table1", "a02_three_rates"):
+        assert "<mjx-container" in dom, f"math on {page} was not typeset by MathJax"
+    if page == "a02_three_rates":  # its figures, the explore cell's drawn at the defaults among them
+        assert len(re.findall(r'<img[^>]+src="[^"]*_images/', dom)) >= 2 and "Explore" in dom
     if page == "a01_table1":
         assert re.search(r'<img[^>]+src="[^"]*_images/', dom), "no figure in the rendered chapter"
+    if page == "scoreboard":
+        assert "Reproduction at a glance" in dom and "a01_table1" in dom
     shot = html.parent / "screenshots" / f"{page.replace('/', '_')}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([*common, "--window-size=1280,1600", f"--screenshot={shot}", url],
@@ -133,3 +147,48 @@ def test_pages_render_typeset_math_and_figures_in_chromium(chromium, served, htm
     pixels = Image.open(shot).convert("L")
     lo, hi = pixels.getextrema()
     assert hi - lo > 100, f"screenshot of {page} is blank"
+
+
+def test_the_book_loads_nothing_from_another_host(html: Path) -> None:
+    from ncutils.book.publish import external_loads
+
+    assert external_loads(html) == []
+    probe = html.parent / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "page.html").write_text('<link rel="stylesheet" href="https://cdn.example.org/x.css">')
+    (probe / "style.css").write_text("@font-face { src: url(//fonts.example.org/f.woff2); }")
+    assert len(external_loads(probe)) == 2  # the check itself finds such loads
+
+
+def test_the_about_page_names_the_build(html: Path) -> None:
+    about = (html / pl.executed_dir(PROFILE).relative_to(ROOT) / "about.html").read_text()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert commit and commit in about
+    for text in ("About this build", "smoke", "numpy==", "Machine", "a07_nc_vs_invariant" if "a07" in about else "a01"):
+        assert text in about, text
+
+
+def test_each_chapter_shows_its_parameters_once_with_the_values_it_ran_with(html: Path) -> None:
+    import nbformat
+
+    for name in pl.list_chapters():
+        nb = nbformat.read(pl.outputs(name, PROFILE)["notebook"], as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        assert not any("injected-parameters" in t for t in tags), name
+        (params,) = [c.source for c, t in zip(nb.cells, tags) if "parameters" in t]
+        assert f'profile = "{PROFILE}"' in params and "= None" not in params, f"{name}: {params}"
+
+
+@pytest.mark.parametrize("url", [None, "https://github.com/example/nc-kernel-book"])
+def test_repository_and_launch_buttons_only_with_a_repository(html: Path, tmp_path, monkeypatch, url) -> None:
+    monkeypatch.setattr(pl, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(pl, "html_dir", lambda profile: tmp_path / "html")
+    if url:
+        monkeypatch.setenv("NCUTILS_REPOSITORY_URL", url)
+    else:
+        monkeypatch.delenv("NCUTILS_REPOSITORY_URL", raising=False)
+        monkeypatch.setattr(pl, "repository", lambda: None)  # whatever the checkout's origin
+    page = (pl.build_html(PROFILE, log=lambda *_: None) / pl.executed_dir(PROFILE).relative_to(ROOT)
+            / "a01_table1.html").read_text()
+    for button in (url or "github.com", "mybinder.org", "colab.research.google.com"):
+        assert (button in page) == bool(url), button

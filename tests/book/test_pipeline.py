@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from ncutils.book.claims import evaluate, load_claims, measured, save_claims
 from ncutils.book.profiles import PROFILES
 from ncutils.book.settings import resolve
 from ncutils.core import versioning
+from ncutils.runs import GridProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +88,8 @@ def test_claim_without_data_never_holds(capsys) -> None:
     assert "[     NO DATA] fit" in capsys.readouterr().out
     assert "no data: no run in this group" in smoke.finish().to_string()
     board = render_scoreboard("smoke", {"a99_x": smoke.claims})
-    assert "| no data: no run in this group |" in board and "*no data here* (too short)" in board
+    assert "measured no data: no run in this group" in board and "*no data here* (too short)" in board
+    assert "| {ref}`scoreboard-a99_x` | 1 | 0 | 0 | 0 | 1 |" in board  # the chapter's summary row
     assert "0 hold, 0 fail, 0 not expected and 1 without data" in board
     cpu = chapter_mod.Chapter("a99_x", "cpu", 0, chapter_mod.Config())
     cpu.claim("fit", "runs with NC fit", source="paper", value=None, op=">=", bound=0.99,
@@ -277,3 +280,33 @@ def test_a_chapter_depends_on_its_own_settings_not_on_other_chapters(monkeypatch
 def test_measured_gives_no_data_for_a_small_group() -> None:
     assert measured(lambda g: sum(g), [1, 2]) == {"value": 3}
     assert measured(lambda g: sum(g), [1], need=2, empty="one run") == {"value": None, "no_data": "one run"}
+
+
+def test_the_heartbeat_says_how_far_a_running_chapter_has_come(tmp_path) -> None:
+    progress_file, lines = tmp_path / "x.progress", []
+    with pl._Heartbeat("a07_x", "cpu", progress_file, lines.append, every=0.05):
+        time.sleep(0.12)
+        progress_file.write_text(GridProgress("a07_x", 33, 6, 8, 210.0).describe())
+        time.sleep(0.12)
+    assert lines and all(line.startswith("[running]  a07_x (cpu) 0:00 elapsed") for line in lines)
+    assert "grid a07_x: 14/33 runs (6 from the store), about 8 min left" in lines[-1]
+    assert not progress_file.exists()
+
+
+def test_grid_progress_estimates_from_the_computed_runs() -> None:
+    assert GridProgress("g", 10, 4, 0, 5.0).seconds_left() is None  # nothing computed yet: no pace
+    assert GridProgress("g", 10, 4, 2, 60.0).seconds_left() == pytest.approx(120.0)
+    assert "about" not in GridProgress("g", 10, 4, 6, 60.0).describe()  # done
+
+
+def test_the_parameters_cell_shows_the_values_the_chapter_ran_with() -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('profile = "cpu"\nseed = 0\nm_values = None  # samples per class',
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("print(1)")]
+    pl.show_parameters_once(nb, {"profile": "smoke", "seed": 0, "m_values": [12, 60]})
+    assert [c.source for c in nb.cells] == ['profile = "smoke"\nseed = 0\nm_values = [12, 60]  # samples per class',
+                                            "print(1)"]
