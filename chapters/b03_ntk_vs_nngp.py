@@ -64,7 +64,7 @@ import pandas as pd
 
 from ncutils.book import explore, progress, start
 from ncutils.kernels import nngp_fc2, ntk_fc2, ntk_fc2_official_erf
-from ncutils.paper_b.expected_nc1 import expected_nc1, limit_moments_by_quadrature, limit_nc1, monte_carlo_moments, sample_pairs
+from ncutils.paper_b.expected_nc1 import expected_nc1, limit_moments_by_quadrature, limit_nc1
 from ncutils.paper_b.theorem_maps import (
     draw_traces,
     expected_log_nc1_map,
@@ -153,8 +153,9 @@ for _, r in limits.iterrows():
 # %% [markdown]
 # ## Maps of $\log(\mathbb E\text{-NC1}(\Theta)/\mathbb E\text{-NC1}(Q))$ over $(\mu/s, s)$
 # Red: the NTK is less collapsed (the paper's claim holds); blue: it is more collapsed (the claim
-# fails). The black line is the border (where the ratio crosses 1), × marks points whose sign is not
-# resolved at 3 standard errors, ★ the paper's setting. ReLU's kernels are positively homogeneous, so
+# fails); the colours are logarithmic beyond ±0.02. The black line is the border (where the ratio crosses 1),
+# × marks points whose sign is not resolved at 3 standard errors (for ReLU at $d_0 = 1$: exact equality),
+# ★ the paper's setting. ReLU's kernels are positively homogeneous, so
 # its maps depend on $\mu/s$ only (a test checks it); Erf's depend on the scale too.
 
 # %%
@@ -172,7 +173,8 @@ print(f"largest standard error of a log ratio on the maps: {max(e.se.max() for e
 
 # %%
 vmax = max(np.abs(e.value).max() for e in maps.values())
-fig, axes = plt.subplots(len(ACTS), len(MAP_D0), figsize=(5 * len(MAP_D0), 8.5), squeeze=False)
+fig, axes = plt.subplots(len(ACTS), len(MAP_D0), figsize=(5 * len(MAP_D0), 8.5), squeeze=False,
+                         layout="constrained")
 for i, a in enumerate(ACTS):
     for j, d0 in enumerate(MAP_D0):
         im = plot_log_ratio_map(axes[i, j], ratios, scales, maps[(d0, a)], K_SE, f"{a}, d0 = {d0}", vmax)
@@ -223,13 +225,15 @@ ch.claim("relu-d1-equal-expected", "ReLU, d0 = 1: E-NC1(NTK) = E-NC1(NNGP) on th
 # %%
 draws = {d0: per_draw_log_nc1(SPECS, mu, s, d0, cfg.draw_size, cfg.draw_repeats, seed=seed + 11) for d0 in cfg.map_d0}
 share = {(d0, a): np.mean(r[("ntk", a)] - r[("nngp", a)] < -EXACT_TOL, axis=-1) for d0, r in draws.items() for a in ACTS}
-fig, axes = plt.subplots(len(ACTS), len(cfg.map_d0), figsize=(5 * len(cfg.map_d0), 8.5), squeeze=False)
+fig, axes = plt.subplots(len(ACTS), len(cfg.map_d0), figsize=(5 * len(cfg.map_d0), 8.5), squeeze=False,
+                         layout="constrained")
 for i, a in enumerate(ACTS):
     for j, d0 in enumerate(cfg.map_d0):
         im = axes[i, j].pcolormesh(ratios, scales, share[(d0, a)], cmap="Greys", vmin=0, vmax=1, shading="nearest")
         axes[i, j].plot(MU0 / S0, S0, "r*", ms=11)
         axes[i, j].set(xscale="log", yscale="log", xlabel="μ / s", ylabel="s",
-                       title=f"{a}, d0 = {d0}, N = {cfg.draw_size}: share of draws with NTK < NNGP")
+                       title=f"{a}, d0 = {d0}")
+fig.suptitle(f"share of draws of N = {cfg.draw_size} with NC1(NTK) < NC1(NNGP)")
 fig.colorbar(im, ax=axes, shrink=0.7)
 plt.show()
 
@@ -295,7 +299,7 @@ ch.claim("official-erf-ntk-below-nngp", "for d0 ≥ 8 the official Erf NTK is *m
 # - **Paper, "the NTK is not more collapsed than the NNGP":** with the correct kernels it holds where
 #   we presume the theorem is stated (μ/s ≥ 1), at every $d_0$ mapped, for both activations, and at
 #   $d_0\ge 8$ even down to μ/s = 0.25. It **fails in expectation** at $d_0 = 1$ for Erf when the signal is weak
-#   and the scale large (lower left of the Erf $d_0 = 1$ map, resolved at 3 SE at `cpu`): "Gaussian data of
+#   and the scale large (upper left of the Erf $d_0 = 1$ map, resolved at 3 SE at `cpu`): "Gaussian data of
 #   arbitrary dimensions" needs a signal-to-noise condition at $d_0 = 1$. Per draw it fails more widely at
 #   $d_0 = 1$ (Erf, low μ/s), also where the expectation holds; ReLU at $d_0 = 1$ gives equality, never a
 #   strict inequality.
@@ -307,20 +311,22 @@ ch.claim("official-erf-ntk-below-nngp", "for d0 ≥ 8 the official Erf NTK is *m
 
 # %% [markdown]
 # ## Explore
-# Expected NC1 ($n\to\infty$) of the NNGP and the NTK against $d_0$ for any $(\mu, s)$, 20 000 Monte Carlo pairs per
-# point (the book: the paper's $\mu = 2$, $s = 0.5$, Erf).
+# Expected NC1 ($n\to\infty$) of the NNGP and the NTK against $d_0$ for any $(\mu, s)$, ±3 standard errors
+# (the profile's Monte Carlo pairs; the book: the paper's $\mu = 2$, $s = 0.5$, Erf).
 
 
 # %%
 def draw_expected(mu: float, s: float, activation: str) -> None:
     d0s = [1, 2, 4, 8, 16, 32, 64, 128]
-    values = {k: [expected_nc1(monte_carlo_moments(sample_pairs(mu, s, d0, 20000, seed=seed), k, activation))
-                  for d0 in d0s] for k in ("nngp", "ntk")}
+    specs = [("nngp", activation), ("ntk", activation)]
+    ests = [expected_log_nc1_map(specs, [[mu]], [[s]], d0, cfg.n_pairs, seed=seed)[0] for d0 in d0s]
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for k, ys in values.items():
-        ax.semilogx(d0s, ys, "o-", label=f"{k.upper()}")
-        ax.axhline(limit_nc1(k, activation, mu, s), ls=":", color="gray")
-    ax.set(xlabel="d0", ylabel="expected NC1", title=f"{activation}, μ={mu}, s={s} (dotted: d0 → ∞)")
+    for sp in specs:
+        values = np.array([e[sp].value.item() for e in ests])
+        ax.errorbar(d0s, np.exp(values), yerr=K_SE * np.exp(values) * np.array([e[sp].se.item() for e in ests]),
+                    fmt="o-", capsize=2, label=sp[0].upper())
+        ax.axhline(limit_nc1(*sp, mu, s), ls=":", color="gray")
+    ax.set(xscale="log", xlabel="d0", ylabel="expected NC1", title=f"{activation}, μ={mu}, s={s} (dotted: d0 → ∞)")
     ax.legend()
     plt.show()
 

@@ -264,9 +264,12 @@ def sign_resolved(est: Estimate, k_se: float, tol: float = 1e-6) -> np.ndarray:
 
 def plot_log_ratio_map(ax, ratios: np.ndarray, scales: np.ndarray, est: Estimate, k_se: float, title: str,
                        vmax: float, star: tuple[float, float] | None = (4.0, 0.5)):
-    """log ratio over (μ/s, s) on log axes: blue < 0 < red, the border (contour at 0, where the map changes
-    sign), × where the sign is not resolved (:func:`sign_resolved`), ★ the paper's setting."""
-    im = ax.pcolormesh(ratios, scales, est.value, cmap="RdBu_r", vmin=-vmax, vmax=vmax, shading="nearest")
+    """log ratio over (μ/s, s) on log axes (symmetric-log colours): blue < 0 < red, the border (contour
+    at 0, where the map changes sign), × where the sign is not resolved (:func:`sign_resolved`), ★ the paper's setting."""
+    from matplotlib.colors import SymLogNorm
+
+    norm = SymLogNorm(linthresh=0.02, vmin=-vmax, vmax=vmax)  # linear within ±0.02, logarithmic beyond
+    im = ax.pcolormesh(ratios, scales, est.value, cmap="RdBu_r", norm=norm, shading="nearest")
     if est.value.min() < 0 < est.value.max():
         ax.contour(ratios, scales, est.value, levels=[0.0], colors="k", linewidths=1.2)
     r, sc = np.meshgrid(ratios, scales)

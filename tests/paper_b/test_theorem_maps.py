@@ -10,11 +10,13 @@ from ncutils.kernels import nngp_fc2, ntk_derivative_term_fc2, ntk_fc2, ntk_fc2_
 from ncutils.nc import nc1_from_kernel
 from ncutils.paper_b.expected_nc1 import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 from ncutils.paper_b.theorem_maps import (
+    Estimate,
     draw_traces,
     expected_log_nc1_map,
     log_nc1_from_traces,
     map_grid,
     per_draw_log_nc1,
+    plot_log_ratio_map,
     sign_resolved,
 )
 
@@ -137,3 +139,19 @@ def test_bad_inputs() -> None:
         log_nc1_from_traces(np.ones((4, 2)), np.ones((5, 2)))
     with pytest.raises(ValueError, match="> 0"):
         log_nc1_from_traces(-np.ones((4, 2)))
+
+
+def test_plot_log_ratio_map_draws_border_and_unresolved_marks() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios, scales = np.array([0.5, 1.0, 2.0]), np.array([0.5, 1.0])
+    est = Estimate(np.array([[-0.5, 0.001, 0.5], [-0.2, 0.1, 0.3]]), np.full((2, 3), 0.01))
+    fig, ax = plt.subplots()
+    plot_log_ratio_map(ax, ratios, scales, est, 3.0, "t", vmax=0.5)
+    assert len(ax.collections) >= 2  # the map and the border
+    marks = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(marks) == 1 and len(marks[0].get_xdata()) == 1  # only 0.001 ± 0.01 is unresolved
+    plt.close(fig)
