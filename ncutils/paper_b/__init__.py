@@ -2,6 +2,7 @@
 2-layer kernels, the data-aware adaptive kernel, and the official 2-layer training recipe.
 
 - :mod:`ncutils.paper_b.expected_nc1`: Monte Carlo and d0 → ∞ block moments, expected NC1.
+- :mod:`ncutils.paper_b.theorem_maps`: maps over (μ, s) of expected NC1 with standard errors, per-draw NC1.
 - :mod:`ncutils.paper_b.adaptive_kernel`: the equations of state (both variants) and its task.
 - :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
 """

@@ -91,3 +91,48 @@ def limit_moments(kernel: str, activation: str, mu: float, s: float) -> BlockMom
 def limit_nc1(kernel: str, activation: str, mu: float, s: float) -> float:
     """The closed-form expected NC1 for d0 → ∞ and n → ∞ (notes §1.6)."""
     return expected_nc1(limit_moments(kernel, activation, mu, s))
+
+
+def _activation_and_derivative(activation: str):
+    """φ and φ' as plain functions (independent of the closed-form kernels)."""
+    from scipy.special import erf
+
+    if activation == "erf":
+        return erf, lambda u: 2 / np.sqrt(np.pi) * np.exp(-u * u)
+    if activation == "relu":
+        return (lambda u: max(u, 0.0)), (lambda u: float(u > 0))
+    raise ValueError(f"unknown activation {activation!r}: use 'erf' or 'relu'")
+
+
+def gaussian_expectation(f, c11: float, c12: float, c22: float) -> float:
+    """E f(u, v) for (u, v) ~ N(0, [[c11, c12], [c12, c22]]) by adaptive 2-D quadrature in polar coordinates
+    of the standard normal (u = l11 g1, v = l21 g1 + l22 g2), split at the rays where u = 0 or v = 0."""
+    from scipy.integrate import quad
+
+    l11 = np.sqrt(c11)
+    l21 = c12 / l11
+    l22 = np.sqrt(max(c22 - l21**2, 0.0))
+
+    def radial(theta: float) -> float:
+        cu, cv = l11 * np.cos(theta), l21 * np.cos(theta) + l22 * np.sin(theta)
+        return quad(lambda r: f(cu * r, cv * r) * r * np.exp(-r * r / 2), 0, np.inf, epsabs=1e-13, epsrel=1e-11)[0]
+
+    v0 = np.arctan2(-l21, l22) % np.pi  # v = 0 on the rays v0 and v0 + π
+    cuts = sorted({0.0, np.pi / 2, 3 * np.pi / 2, v0, v0 + np.pi, 2 * np.pi})
+    total = sum(quad(radial, lo, hi, epsabs=1e-12, epsrel=1e-10, limit=200)[0] for lo, hi in zip(cuts, cuts[1:]) if hi > lo)
+    return total / (2 * np.pi)
+
+
+def limit_moments_by_quadrature(kernel: str, activation: str, mu: float, s: float) -> BlockMoments:
+    """D, B, B× as d0 → ∞ from E[φ(u)φ(v)] and E[φ'(u)φ'(v)] by 2-D quadrature at the limiting covariances
+    (K_1 = a = μ² + s² on the diagonal, ±μ² off it): a check of the closed forms that does not use them."""
+    if kernel not in ("nngp", "ntk", "derivative"):
+        raise ValueError(f"unknown kernel {kernel!r}: use 'nngp', 'ntk' or 'derivative'")
+    phi, dphi = _activation_and_derivative(activation)
+    a, b = mu**2 + s**2, mu**2
+    out = []
+    for k12 in (a, b, -b):
+        q = gaussian_expectation(lambda u, v: phi(u) * phi(v), a, k12, a) if kernel != "derivative" else 0.0
+        qdot = gaussian_expectation(lambda u, v: dphi(u) * dphi(v), a, k12, a) if kernel != "nngp" else 0.0
+        out.append(q + k12 * qdot)
+    return BlockMoments(*out)
