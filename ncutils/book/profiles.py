@@ -140,11 +140,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "activations": ["erf", "relu"], "epochs": 1000, "workers": 8},
     },
     "b07_adaptive_kernel": {
-        "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 2, "theory_d0_values": [8], "workers": 2},
-        "cpu": {"n_values": [128, 256, 512], "d0_values": [1, 2, 8, 32], "repeats": 3, "theory_d0_values": [1, 2, 8, 32],
-                "workers": 2},
+        "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 2, "theory_n_values": [64], "theory_d0_values": [8],
+                  "workers": 2},
+        "cpu": {"n_values": [128, 256, 512], "d0_values": [1, 2, 8, 32], "repeats": 3, "theory_n_values": [128, 256],
+                "theory_d0_values": [1, 2, 8, 32], "workers": 2},
         "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
-                  "theory_d0_values": [1, 2, 8, 32], "workers": 8},
+                  "theory_n_values": [128, 256, 512, 1024], "theory_d0_values": [1, 2, 8, 32], "workers": 8},
     },
     "b08_imbalanced": {
         "smoke": {"class_sizes": [[64, 64], [32, 96]], "d0_values": [8], "repeats": 2, "workers": 2},

@@ -24,15 +24,15 @@ def trained_fcn(cfg: dict[str, Any], seed: int) -> list[Grid]:
 
 
 def adaptive_kernel(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter b07: the ``code`` and ``theory`` variants for every N × d0 × repeat (``theory`` at
-    ``theory_d0_values``), the label-permuted ``code`` runs at the smallest N; and the Erf networks of
-    chapter b06 on the same draws."""
+    """Chapter b07: the ``code`` variant for every N × d0 × repeat, the ``theory`` variant for every
+    ``theory_n_values`` × ``theory_d0_values`` × repeat, the label-permuted ``code`` runs at the smallest N;
+    and the Erf networks of chapter b06 on the same draws."""
     n0 = cfg["n_values"][0]
     configs = [{"N": N, "d0": d0, "rep": seed + r, "variant": "code"}
                for N in cfg["n_values"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"])]
     configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "code", "permute_labels": True} for d0 in cfg["d0_values"]]
     configs += [{"N": N, "d0": d0, "rep": seed + r, "variant": "theory"}
-                for N in cfg["n_values"] for d0 in cfg["theory_d0_values"] for r in range(cfg["repeats"])]
+                for N in cfg["theory_n_values"] for d0 in cfg["theory_d0_values"] for r in range(cfg["repeats"])]
     nets = balanced_configs(cfg["n_values"], cfg["d0_values"], cfg["repeats"], ["erf"], FCN_EPOCHS, seed)
     return [Grid("b07_adaptive_kernel", ak.run_config, configs), Grid("b06_trained_fcn", fcn.run_config, nets)]
 
