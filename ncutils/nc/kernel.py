@@ -24,6 +24,20 @@ def nc1_from_kernel(K: Any, y: Any, exact: bool = True) -> float:
     negative, and so can the result). Labels may be in any order.
     """
     K = square_kernel(K)
+    within, between = kernel_traces(K, y, exact)
+    scale = max(1.0, abs(np.trace(K)) / K.shape[0])
+    if exact and (within < -1e-10 * scale or between < -1e-10 * scale):
+        raise ValueError(f"this kernel gives a negative {'within' if within < 0 else 'between'}-class trace "
+                         f"({min(within, between):.3g}): it is not a Gram matrix (positive semi-definite)")
+    if abs(between) <= 1e-15 * scale:
+        raise ValueError("the between-class trace of this kernel is 0: NC1 is undefined")
+    return finite_result(within / between, "nc1_from_kernel")
+
+
+def kernel_traces(K: Any, y: Any, exact: bool = True) -> tuple[float, float]:
+    """(Tr Σ_W, Tr Σ_B) of features from their Gram matrix K = HHᵀ (the two traces of
+    :func:`nc1_from_kernel`, same ``exact`` switch; notes §1.2)."""
+    K = square_kernel(K)
     if K.ndim != 2:
         raise ValueError("nc1_from_kernel takes a single (N, N) kernel")
     labels = labels_of(y, K.shape[0])
@@ -39,13 +53,7 @@ def nc1_from_kernel(K: Any, y: Any, exact: bool = True) -> float:
         tilde_b = np.sum(np.diag(S) / sizes**2) / C
         within = np.trace(K) / N - tilde_b
         between = tilde_b - total / N**2
-    scale = max(1.0, abs(np.trace(K)) / N)
-    if exact and (within < -1e-10 * scale or between < -1e-10 * scale):
-        raise ValueError(f"this kernel gives a negative {'within' if within < 0 else 'between'}-class trace "
-                         f"({min(within, between):.3g}): it is not a Gram matrix (positive semi-definite)")
-    if abs(between) <= 1e-15 * scale:
-        raise ValueError("the between-class trace of this kernel is 0: NC1 is undefined")
-    return finite_result(within / between, "nc1_from_kernel")
+    return float(within), float(between)
 
 
 def _trace_kernel(K: Any) -> np.ndarray:

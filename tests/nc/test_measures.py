@@ -154,3 +154,13 @@ def test_stats_without_scatter_or_with_labels_are_refused() -> None:
         nc.nc2(nc.class_stats(H, y), y)
     with pytest.raises(TypeError, match="labels y are needed"):
         nc.nc2(H)
+
+
+def test_kernel_traces_are_the_feature_traces() -> None:
+    from ncutils.nc.kernel import kernel_traces
+
+    H, y = sample(1, [8, 32])
+    means = np.stack([H[y == c].mean(axis=0) for c in (0, 1)])
+    within = sum(((H[y == c] - means[c]) ** 2).sum() for c in (0, 1)) / len(y)
+    between = ((means - H.mean(axis=0)) ** 2).sum() / 2  # class means about the global mean, averaged over classes
+    assert kernel_traces(H @ H.T, y) == (pytest.approx(within, rel=1e-10), pytest.approx(between, rel=1e-10))

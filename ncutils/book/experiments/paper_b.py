@@ -24,19 +24,23 @@ def trained_fcn(cfg: dict[str, Any], seed: int) -> list[Grid]:
 
 
 def adaptive_kernel(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter b07: the ``code`` variant for every N × d0 × repeat, then at the smallest N the label-permuted
-    ``code`` runs and the ``theory`` runs; and the Erf networks of chapter b06 on the same draws."""
+    """Chapter b07: the ``code`` variant for every N × d0 × repeat, the ``theory`` variant for every
+    ``theory_n_values`` × ``theory_d0_values`` × repeat, the label-permuted ``code`` runs at the smallest N;
+    and the Erf networks of chapter b06 on the same draws."""
     n0 = cfg["n_values"][0]
     configs = [{"N": N, "d0": d0, "rep": seed + r, "variant": "code"}
                for N in cfg["n_values"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"])]
     configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "code", "permute_labels": True} for d0 in cfg["d0_values"]]
-    configs += [{"N": n0, "d0": d0, "rep": seed, "variant": "theory"} for d0 in cfg["theory_d0_values"]]
+    configs += [{"N": N, "d0": d0, "rep": seed + r, "variant": "theory"}
+                for N in cfg["theory_n_values"] for d0 in cfg["theory_d0_values"] for r in range(cfg["repeats"])]
     nets = balanced_configs(cfg["n_values"], cfg["d0_values"], cfg["repeats"], ["erf"], FCN_EPOCHS, seed)
     return [Grid("b07_adaptive_kernel", ak.run_config, configs), Grid("b06_trained_fcn", fcn.run_config, nets)]
 
 
 def imbalanced(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter b08: Erf networks for every class split × d0 × repeat."""
+    """Chapter b08: Erf networks, and the adaptive kernel (both variants), for every class split × d0 × repeat."""
     configs = [{"N": sum(sizes), "class_sizes": list(sizes), "d0": d0, "rep": seed + rep, "activation": "erf"}
                for sizes in cfg["class_sizes"] for d0 in cfg["d0_values"] for rep in range(cfg["repeats"])]
-    return [Grid("b08_imbalanced", fcn.run_config, configs)]
+    kernels = [{**{k: c[k] for k in ("N", "class_sizes", "d0", "rep")}, "variant": variant}
+               for c in configs for variant in ak.VARIANTS]
+    return [Grid("b08_imbalanced", fcn.run_config, configs), Grid("b08_adaptive_kernel", ak.run_config, kernels)]
