@@ -4,6 +4,8 @@
 - :mod:`ncutils.paper_b.expected_nc1`: Monte Carlo and d0 → ∞ block moments, expected NC1.
 - :mod:`ncutils.paper_b.adaptive_kernel`: the equations of state (both variants) and its task.
 - :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
+- :mod:`ncutils.paper_b.feature_learning` (torch): the same network out of the lazy regime (mean-field
+  scaling), on the mixture or on two digit classes (beyond the paper).
 """
 
 from ncutils.paper_b.adaptive_kernel import (
