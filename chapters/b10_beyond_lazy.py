@@ -100,12 +100,12 @@ runs[runs.train_accuracy < 1][["data", "d0", "rep", "regime", "train_accuracy"]]
 
 # %%
 fig, axes = plt.subplots(1, len(cfg.datasets), figsize=(7 * len(cfg.datasets), 4.2), squeeze=False)
-lines = {"nc1_data": ("data", "k:"), "nc1_nngp": ("NNGP", "x--"), "nc1_ntk": ("NTK", "+--")}
+lines = {"nc1_data": ("data", "k:"), "nc1_nngp": ("NNGP", "x--"), "nc1_ntk": ("NTK", "+-.")}
 for ax, data in zip(axes[0], cfg.datasets):
     sub = runs[runs.data == data]
     for column, (label, style) in lines.items():
         kernel = sub[sub.regime == "lazy (official)"].groupby("d0")[column].mean()
-        ax.plot(kernel.index, kernel, style, label=label)
+        ax.plot(kernel.index, kernel, style, color="0.35" if label != "data" else "k", label=label)
     for i, regime in enumerate(["lazy (official)", "mean-field"]):
         g = sub[sub.regime == regime].groupby("d0")["nc1_final"]
         mean, std = g.mean(), g.std(ddof=0)
