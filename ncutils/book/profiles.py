@@ -135,11 +135,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "b06_trained_fcn": {
         "smoke": {"n_values": [128], "d0_values": [1, 8, 32], "repeats": 1, "activations": ["erf", "relu"],
-                  "epochs": 1000, "workers": 2},
+                  "epochs": 1000, "workers": 2,
+                  "single_run": {"N": 128, "d0": 1, "width": 2000, "lr": 1e-4, "epochs": 300}},
         "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32, 128], "repeats": 5, "activations": ["erf", "relu"],
-                "epochs": 1000, "workers": 2},
+                "epochs": 1000, "workers": 2,
+                "single_run": {"N": 1024, "d0": 1, "width": 2000, "lr": 1e-4, "epochs": 1000}},
         "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10,
-                  "activations": ["erf", "relu"], "epochs": 1000, "workers": 8},
+                  "activations": ["erf", "relu"], "epochs": 1000, "workers": 8,
+                  "single_run": {"N": 1024, "d0": 1, "width": 2000, "lr": 1e-4, "epochs": 1000}},
     },
     "b07_adaptive_kernel": {
         "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 2, "theory_n_values": [64], "theory_d0_values": [8],
@@ -157,6 +160,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "repeats": 10, "workers": 8},
     },
     # ---------------------------------------------------------------- appendix
+    "b10_beyond_lazy": {
+        "smoke": {"n": 64, "d0_values": [8], "repeats": 2, "datasets": ["gaussian", "digits"], "lazy_epochs": 200,
+                  "mf_epochs": 200, "mf_lr": 0.1, "workers": 2},
+        "cpu": {"n": 128, "d0_values": [8, 32, 64], "repeats": 5, "datasets": ["gaussian", "digits"], "lazy_epochs": 1000,
+                "mf_epochs": 500, "mf_lr": 0.1, "workers": 2},
+        "paper": {"n": 256, "d0_values": [8, 32, 64], "repeats": 10, "datasets": ["gaussian", "digits"],
+                  "lazy_epochs": 1000, "mf_epochs": 500, "mf_lr": 0.1, "workers": 8},
+    },
     "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
         "smoke": {"table": "data/bench/empirical_ntk.csv"},
         "cpu": {"table": "data/bench/empirical_ntk.csv"},

@@ -5,6 +5,8 @@
 - :mod:`ncutils.paper_b.theorem_maps`: maps over (μ, s) of expected NC1 with standard errors, per-draw NC1.
 - :mod:`ncutils.paper_b.adaptive_kernel`: the equations of state (both variants) and its task.
 - :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
+- :mod:`ncutils.paper_b.feature_learning` (torch): the same network out of the lazy regime (mean-field
+  scaling), on the mixture or on two digit classes (beyond the paper).
 """
 
 from ncutils.paper_b.adaptive_kernel import (

@@ -23,9 +23,9 @@ from ncutils.nc.measures import nc1_trace_ratio
 __all__ = ["CONFIG_KEYS", "DEFAULTS", "TwoLayerNet", "run_config"]
 
 CONFIG_KEYS = frozenset({"N", "d0", "rep", "activation", "width", "epochs", "lr", "weight_decay", "mu", "s",
-                         "final_weight_std", "class_sizes"})
+                         "final_weight_std", "class_sizes", "loss_every", "keep_predictions"})
 DEFAULTS: dict[str, Any] = {"width": 500, "epochs": 1000, "lr": 1e-3, "weight_decay": 1e-6, "mu": 2.0, "s": 0.5,
-                            "final_weight_std": 1.97, "class_sizes": None}
+                            "final_weight_std": 1.97, "class_sizes": None, "loss_every": 0, "keep_predictions": False}
 ACT = {"erf": torch.erf, "relu": torch.relu}
 
 
@@ -55,7 +55,11 @@ class TwoLayerNet(torch.nn.Module):
 
 @task(config_keys=CONFIG_KEYS)
 def run_config(config: dict[str, Any], workdir: Path | None = None) -> dict[str, Any]:
-    """Train one network; return NC1 of its hidden features (start, end), of the data and of its kernels."""
+    """Train one network; return NC1 of its hidden features (start, end), of the data and of its kernels.
+
+    Optional keys: ``loss_every`` = k > 0 adds ``loss_history``, [epoch, training MSE] at epochs 0, k, 2k, …
+    and at the end (the official ``fcn.py`` loss plot); ``keep_predictions`` adds the trained network's
+    ``predictions`` and the ``targets`` (±1), in the draw's sample order (class 0 first)."""
     cfg = {**DEFAULTS, **config}
     N, d0 = cfg["N"], cfg["d0"]
     sizes = cfg["class_sizes"] or [N // 2, N - N // 2]
@@ -71,16 +75,27 @@ def run_config(config: dict[str, Any], workdir: Path | None = None) -> dict[str,
         return nc1_trace_ratio(H, data.y) if exact else nc1_from_kernel(H @ H.T, data.y, exact=False)
 
     nc1_init = hidden_nc1()
+    every = cfg["loss_every"]
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"loss_every must be an integer >= 0 (0: no loss history), got {every!r}")
+    history = []
     for epoch in range(cfg["epochs"]):
         opt.zero_grad()
         loss = torch.mean((net(x) - t) ** 2)
         if not torch.isfinite(loss):
             raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
+        if every and epoch % every == 0:
+            history.append([epoch, loss.item()])
         loss.backward()
         opt.step()
     with torch.no_grad():
         pred = net(x)
     act = cfg["activation"]
+    extra: dict[str, Any] = {}
+    if every:
+        extra["loss_history"] = [*history, [cfg["epochs"], float(torch.mean((pred - t) ** 2))]]
+    if cfg["keep_predictions"]:
+        extra.update(predictions=pred.tolist(), targets=t.tolist())
     return {
         "nc1_init": nc1_init, "nc1_final": hidden_nc1(), "nc1_final_official_formula": hidden_nc1(exact=False),
         "train_accuracy": float((torch.sign(pred) == t).double().mean()),
@@ -90,4 +105,5 @@ def run_config(config: dict[str, Any], workdir: Path | None = None) -> dict[str,
         "nc1_ntk": nc1_from_kernel(ntk_fc2(data.X, activation=act), data.y),
         "nc1_nngp_official_formula": nc1_from_kernel(nngp_fc2(data.X, activation=act), data.y, exact=False),
         "nc1_ntk_official_formula": nc1_from_kernel(ntk_fc2(data.X, activation=act), data.y, exact=False),
+        **extra,
     }

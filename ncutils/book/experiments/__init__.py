@@ -21,6 +21,7 @@ EXPERIMENTS: dict[str, str] = {
     "b06_trained_fcn": "ncutils.book.experiments.paper_b:trained_fcn",
     "b07_adaptive_kernel": "ncutils.book.experiments.paper_b:adaptive_kernel",
     "b08_imbalanced": "ncutils.book.experiments.paper_b:imbalanced",
+    "b10_beyond_lazy": "ncutils.book.experiments.paper_b:beyond_lazy",
 }
 
 Experiment = Callable[[dict[str, Any], int], list]

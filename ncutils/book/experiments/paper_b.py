@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ncutils.paper_b import adaptive_kernel as ak
+from ncutils.paper_b import feature_learning as fl
 from ncutils.paper_b import two_layer_training as fcn
 from ncutils.runs import Grid
 
@@ -18,9 +19,11 @@ def balanced_configs(n_values, d0_values, repeats: int, activations, epochs: int
 
 
 def trained_fcn(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter b06: every activation × N × d0 × repeat."""
-    return [Grid("b06_trained_fcn", fcn.run_config, balanced_configs(cfg["n_values"], cfg["d0_values"], cfg["repeats"],
-                                                                      cfg["activations"], cfg["epochs"], seed))]
+    """Chapter b06: the official single Erf run (``fcn.py``, notes F-K) at the ``single_run`` settings, with
+    its loss history and predictions (first: the longest run), then every activation × N × d0 × repeat."""
+    single = {**cfg["single_run"], "rep": seed, "activation": "erf", "loss_every": 10, "keep_predictions": True}
+    return [Grid("b06_trained_fcn", fcn.run_config, [single] + balanced_configs(
+        cfg["n_values"], cfg["d0_values"], cfg["repeats"], cfg["activations"], cfg["epochs"], seed))]
 
 
 def adaptive_kernel(cfg: dict[str, Any], seed: int) -> list[Grid]:
@@ -44,3 +47,12 @@ def imbalanced(cfg: dict[str, Any], seed: int) -> list[Grid]:
     kernels = [{**{k: c[k] for k in ("N", "class_sizes", "d0", "rep")}, "variant": variant}
                for c in configs for variant in ak.VARIANTS]
     return [Grid("b08_imbalanced", fcn.run_config, configs), Grid("b08_adaptive_kernel", ak.run_config, kernels)]
+
+
+def beyond_lazy(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter b10: the lazy (official recipe) and the mean-field network on each data set × d0 × repeat."""
+    regimes = ({"parameterisation": "standard", "epochs": cfg["lazy_epochs"]},
+               {"parameterisation": "mean_field", "epochs": cfg["mf_epochs"], "lr": cfg["mf_lr"]})
+    configs = [{"data": data, "N": cfg["n"], "d0": d0, "rep": seed + r, **regime}
+               for data in cfg["datasets"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"]) for regime in regimes]
+    return [Grid("b10_beyond_lazy", fl.run_config, configs)]
