@@ -21,6 +21,7 @@ EXPERIMENTS: dict[str, str] = {
     "b06_trained_fcn": "ncutils.book.experiments.paper_b:trained_fcn",
     "b07_adaptive_kernel": "ncutils.book.experiments.paper_b:adaptive_kernel",
     "b08_imbalanced": "ncutils.book.experiments.paper_b:imbalanced",
+    "b09_four_class_mixture": "ncutils.book.experiments.paper_b:four_class_mixture",
 }
 
 Experiment = Callable[[dict[str, Any], int], list]
