@@ -4,6 +4,7 @@
 - :mod:`ncutils.paper_b.expected_nc1`: Monte Carlo and d0 → ∞ block moments, expected NC1.
 - :mod:`ncutils.paper_b.adaptive_kernel`: the equations of state (both variants) and its task.
 - :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
+- :mod:`ncutils.paper_b.four_class`: the official 4-class mixture's d0 → ∞ NC1, separability, and AK task.
 """
 
 from ncutils.paper_b.adaptive_kernel import (
