@@ -45,11 +45,12 @@ def imbalanced(cfg: dict[str, Any], seed: int) -> list[Grid]:
 
 
 def four_class_mixture(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter b09, the 4-class mixture: the adaptive kernel (both variants) and networks of every activation
-    (the official recipe with ``epochs``, scalar targets m_c/2) for every N × d0 × fit repeat (repeat r draws with
-    rep = seed + r)."""
+    """Chapter b09, the 4-class mixture: the adaptive kernel (``code`` variant; ``theory`` at ``theory_n_values``)
+    and networks of every activation (the official recipe with ``epochs``, scalar targets m_c/2) for every
+    N × d0 × fit repeat (repeat r draws with rep = seed + r)."""
     draws = [(N, d0, seed + r) for N in cfg["n_values"] for d0 in cfg["d0_values"] for r in range(cfg["fit_repeats"])]
-    kernels = [{"N": N, "d0": d0, "rep": rep, "variant": v} for v in ak.VARIANTS for N, d0, rep in draws]
+    kernels = [{"N": N, "d0": d0, "rep": rep, "variant": v} for v in ak.VARIANTS for N, d0, rep in draws
+               if v == "code" or N in cfg["theory_n_values"]]
     nets = [{"N": N, "d0": d0, "rep": rep, "activation": act, "epochs": cfg["epochs"], "means": list(FOUR_CLASS_MEANS)}
             for act in cfg["activations"] for N, d0, rep in draws]
     return [Grid("b09_adaptive_kernel", four_class.run_adaptive_kernel, kernels),
