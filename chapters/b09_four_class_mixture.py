@@ -308,12 +308,14 @@ ch.claim("theory-variant-fails", "theory variant: the EoS solver fails along the
 #   (Erf saturates on these large inputs, as the $d_0\to\infty$ limit shows), so the paper's activation ordering
 #   depends on the data's scale.
 # - Under the official learning rate the ReLU network diverges within about ten epochs (GD's stability bound says
-#   it must); the Erf network fits, and its NC1 follows the NNGP's rise with $d_0$.
+#   it must); the Erf network fits, and its NC1 follows the NNGP's rise with $d_0$. At `cpu` it stays near its
+#   NC1 at initialisation except at the largest $d_0$, where training lowers it (table above).
 # - The official (`code`) adaptive kernel converges and lowers NC1 below the NNGP's, by a few hundredths in
-#   $\log_{10}$. The theory-consistent variant's solver fails in most runs at `cpu`, either by giving up or —
+#   $\log_{10}$. The theory-consistent variant's solver fails in most of its runs at `cpu`, either by giving up or —
 #   silently, for the solver — by accepting a $\Sigma$ that is not positive definite; this agrees with the
 #   summary's remark that EoS "may diverge" in such settings. Where it got, its NC1 is not consistently below the
-#   NNGP's (the table above), so the claim "AK < NNGP" on this data rests on the official variant only.
+#   NNGP's (the table above: at `cpu` it is above at most $d_0$), so on this data the claim "AK < NNGP" rests on
+#   the official variant only.
 
 # %%
 ch.finish()
