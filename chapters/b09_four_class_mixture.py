@@ -277,6 +277,11 @@ ch.claim("net-nc1-rises-with-d0", "the trained Erf network's NC1 rises from the 
 # NC1 is undefined from that stage on) — with the residual (max-norm of $\Sigma - G_C(\Sigma)$) of the last valid
 # stage, of the rejected stage where there is one, and $\Sigma$'s smallest eigenvalue at the last valid stage.
 # The solver's interface does not return the residual of the stage where Newton–Krylov gave up.
+#
+# The theory variant is ill-conditioned here: its label term $\bar t\bar t^\top$ with
+# $\bar t = (Q_1+\sigma^2I)^{-1}y$, $\sigma^2 = 10^{-6}$ and targets up to 3 dwarfs the rest, and which stage fails
+# can change with the floating-point environment (in our trials, with the number of BLAS threads). The grid's
+# workers use one thread each, so the table is reproducible on one machine, not necessarily across machines.
 
 # %%
 runs["stages"] = [f"{d}/{t}" for d, t in zip(runs.stages_done, runs.stages_total)]
