@@ -159,6 +159,16 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"class_sizes": [[1024, 1024], [768, 1280], [512, 1536], [256, 1792]], "d0_values": [1, 2, 8, 32, 128],
                   "repeats": 10, "workers": 8},
     },
+    "b09_four_class_mixture": {
+        # repeats: draws of the closed-form kernels (in the chapter); fit_repeats: draws of the adaptive kernel
+        # and of the networks (a grid); the AK's theory variant runs only at theory_n_values (its solver is slow)
+        "smoke": {"n_values": [64], "d0_values": [1, 8], "repeats": 2, "fit_repeats": 1, "theory_n_values": [64],
+                  "activations": ["erf", "relu"], "epochs": 100, "workers": 2},
+        "cpu": {"n_values": [128, 256], "d0_values": [1, 2, 8, 32], "repeats": 5, "fit_repeats": 2,
+                "theory_n_values": [128], "activations": ["erf", "relu"], "epochs": 1000, "workers": 2},
+        "paper": {"n_values": [128, 256, 512, 1024], "d0_values": [1, 2, 8, 32, 128], "repeats": 10, "fit_repeats": 10,
+                  "theory_n_values": [128, 256, 512, 1024], "activations": ["erf", "relu"], "epochs": 1000, "workers": 8},
+    },
     # ---------------------------------------------------------------- appendix
     "b10_beyond_lazy": {
         "smoke": {"n": 64, "d0_values": [8], "repeats": 2, "datasets": ["gaussian", "digits"], "lazy_epochs": 200,

@@ -7,6 +7,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ncutils.core.checks import count, real_scalar
+
+FOUR_CLASS_MEANS: tuple[float, ...] = (-6.0, -2.0, 2.0, 6.0)  # the official `GaussiandD4NL` (notes §1.5)
+
 
 class Mixture(NamedTuple):
     """Inputs X (N, d0) float64, class labels y (N,) and regression targets (N,)."""
@@ -41,3 +45,14 @@ def gaussian_mixture(class_sizes: Sequence[int], d0: int, mu: float = 2.0, s: fl
     targets = np.array([-1.0, 1.0])[y] if means is None else levels[y] / 2.0
     return Mixture(X, y, targets)
 
+
+
+def four_class_mixture(N: int, d0: int, s: float = 0.5, seed: int = 0) -> Mixture:
+    """The official 4-class mixture `GaussiandD4NL` (notes §1.5), balanced: N/4 samples per class.
+
+    Class c ~ N(m_c·1_{d0}, s² I) with m = (−6, −2, 2, 6), scalar regression targets m_c/2 ∈ {−3, −1, 1, 3}.
+    """
+    N, d0 = count(N, "N", minimum=4), count(d0, "d0")
+    if N % 4:
+        raise ValueError(f"N = {N} is not a multiple of 4: the 4-class mixture is balanced, pass N = 4·(samples per class)")
+    return gaussian_mixture([N // 4] * 4, d0, s=real_scalar(s, "s", positive=True), seed=seed, means=FOUR_CLASS_MEANS)

@@ -7,6 +7,7 @@
 - :mod:`ncutils.paper_b.two_layer_training` (torch): the 2-layer network and its training task.
 - :mod:`ncutils.paper_b.feature_learning` (torch): the same network out of the lazy regime (mean-field
   scaling), on the mixture or on two digit classes (beyond the paper).
+- :mod:`ncutils.paper_b.four_class`: the official 4-class mixture's d0 → ∞ NC1, separability, and AK task.
 """
 
 from ncutils.paper_b.adaptive_kernel import (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from ncutils.paper_b.two_layer_training import run_config
+from ncutils.paper_b.two_layer_training import nearest_target_accuracy, run_config
 
 CONFIG = {"N": 64, "d0": 4, "rep": 0, "activation": "erf", "epochs": 200, "width": 64}
 
@@ -37,3 +38,21 @@ def test_loss_history_and_predictions() -> None:
     assert extra["targets"][0] == -1.0 and extra["targets"][-1] == 1.0  # class 0 first
     with pytest.raises(ValueError, match="loss_every"):
         run_config({**CONFIG, "loss_every": -1})
+
+
+def test_four_classes_with_scalar_targets() -> None:
+    torch.set_num_threads(1)
+    out = run_config({**CONFIG, "means": [-6.0, -2.0, 2.0, 6.0], "epochs": 50})
+    assert 0.0 <= out["train_accuracy"] <= 1.0 and out["nc1_final"] > 0
+    with pytest.raises(ValueError, match="equal classes"):
+        run_config({**CONFIG, "N": 66, "means": [-6.0, -2.0, 2.0, 6.0]})
+
+
+def test_nearest_target_accuracy() -> None:
+    y = np.array([0, 0, 1, 1, 2])
+    targets = np.array([-3.0, -3.0, -1.0, -1.0, 1.0])
+    assert nearest_target_accuracy(np.array([-2.5, -1.9, -1.2, 0.1, 0.9]), targets, y) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="one target per class"):
+        nearest_target_accuracy(np.zeros(5), np.array([-3.0, -2.0, -1.0, -1.0, 1.0]), y)
+    with pytest.raises(ValueError, match="one target per sample"):
+        nearest_target_accuracy(np.zeros(5), targets[:4], y)

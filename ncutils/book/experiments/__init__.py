@@ -22,6 +22,7 @@ EXPERIMENTS: dict[str, str] = {
     "b07_adaptive_kernel": "ncutils.book.experiments.paper_b:adaptive_kernel",
     "b08_imbalanced": "ncutils.book.experiments.paper_b:imbalanced",
     "b10_beyond_lazy": "ncutils.book.experiments.paper_b:beyond_lazy",
+    "b09_four_class_mixture": "ncutils.book.experiments.paper_b:four_class_mixture",
 }
 
 Experiment = Callable[[dict[str, Any], int], list]

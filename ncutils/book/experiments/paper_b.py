@@ -1,11 +1,13 @@
-"""Paper B's grids: trained 2-layer networks (b06, b08) and the adaptive kernel (b07)."""
+"""Paper B's grids: trained 2-layer networks (b06, b08), the adaptive kernel (b07) and the 4-class mixture (b09)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ncutils.data.gaussian import FOUR_CLASS_MEANS
 from ncutils.paper_b import adaptive_kernel as ak
 from ncutils.paper_b import feature_learning as fl
+from ncutils.paper_b import four_class
 from ncutils.paper_b import two_layer_training as fcn
 from ncutils.runs import Grid
 
@@ -56,3 +58,17 @@ def beyond_lazy(cfg: dict[str, Any], seed: int) -> list[Grid]:
     configs = [{"data": data, "N": cfg["n"], "d0": d0, "rep": seed + r, **regime}
                for data in cfg["datasets"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"]) for regime in regimes]
     return [Grid("b10_beyond_lazy", fl.run_config, configs)]
+    return [Grid("b08_imbalanced", fcn.run_config, configs)]
+
+
+def four_class_mixture(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter b09, the 4-class mixture: the adaptive kernel (``code`` variant; ``theory`` at ``theory_n_values``)
+    and networks of every activation (the official recipe with ``epochs``, scalar targets m_c/2) for every
+    N × d0 × fit repeat (repeat r draws with rep = seed + r)."""
+    draws = [(N, d0, seed + r) for N in cfg["n_values"] for d0 in cfg["d0_values"] for r in range(cfg["fit_repeats"])]
+    kernels = [{"N": N, "d0": d0, "rep": rep, "variant": v} for v in ak.VARIANTS for N, d0, rep in draws
+               if v == "code" or N in cfg["theory_n_values"]]
+    nets = [{"N": N, "d0": d0, "rep": rep, "activation": act, "epochs": cfg["epochs"], "means": list(FOUR_CLASS_MEANS)}
+            for act in cfg["activations"] for N, d0, rep in draws]
+    return [Grid("b09_adaptive_kernel", four_class.run_adaptive_kernel, kernels),
+            Grid("b09_trained_fcn", fcn.run_config, nets)]
