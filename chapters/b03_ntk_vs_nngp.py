@@ -66,13 +66,15 @@ from ncutils.book import explore, progress, start
 from ncutils.kernels import nngp_fc2, ntk_fc2, ntk_fc2_official_erf
 from ncutils.paper_b.expected_nc1 import expected_nc1, limit_moments_by_quadrature, limit_nc1
 from ncutils.paper_b.theorem_maps import (
+    contrast_map,
     draw_traces,
     expected_log_nc1_map,
     log_nc1_from_traces,
     map_grid,
     per_draw_log_nc1,
-    plot_log_ratio_map,
+    plot_contrast_maps,
     sign_resolved,
+    z_scores,
 )
 
 ch = start("b03_ntk_vs_nngp", profile=profile, seed=seed, d0_values=d0_values, n_pairs=n_pairs,
@@ -163,22 +165,13 @@ ratios = np.geomspace(0.25, 10.0, cfg.grid_size)
 scales = np.geomspace(0.125, 8.0, cfg.grid_size)
 mu, s = map_grid(ratios, scales)
 MAP_D0 = [*cfg.map_d0, np.inf]
-CONTRASTS = [(("ntk", a), ("nngp", a)) for a in ACTS]
-maps = {}
-for d0 in progress(MAP_D0, desc="maps"):
-    _, con = expected_log_nc1_map(SPECS, mu, s, d0, cfg.n_pairs, seed=seed + 7, contrasts=CONTRASTS)
-    for (ntk, _), est in con.items():
-        maps[(d0, ntk[1])] = est
+CONTRASTS = {a: (("ntk", a), ("nngp", a)) for a in ACTS}
+maps = {(d0, a): est for d0 in progress(MAP_D0, desc="maps")
+        for a, est in contrast_map(SPECS, CONTRASTS, d0, ratios, scales, cfg.n_pairs, seed=seed + 7).items()}
 print(f"largest standard error of a log ratio on the maps: {max(e.se.max() for e in maps.values()):.4f}")
 
 # %%
-vmax = max(np.abs(e.value).max() for e in maps.values())
-fig, axes = plt.subplots(len(ACTS), len(MAP_D0), figsize=(5 * len(MAP_D0), 8.5), squeeze=False,
-                         layout="constrained")
-for i, a in enumerate(ACTS):
-    for j, d0 in enumerate(MAP_D0):
-        im = plot_log_ratio_map(axes[i, j], ratios, scales, maps[(d0, a)], K_SE, f"{a}, d0 = {d0}", vmax)
-fig.colorbar(im, ax=axes, shrink=0.7, label="log E-NC1(NTK) / E-NC1(NNGP)")
+plot_contrast_maps(maps, ratios, scales, ACTS, MAP_D0, K_SE, "log E-NC1(NTK) / E-NC1(NNGP)")
 plt.show()
 
 # %% [markdown]
@@ -192,7 +185,7 @@ table = []
 for (d0, a), est in maps.items():
     for region, mask in (("μ/s ≥ 1", mu / s >= 1), ("μ/s < 1", mu / s < 1)):
         lower = est.value + K_SE * est.se
-        z = np.where(est.se > 0, est.value / np.where(est.se > 0, est.se, 1.0), np.nan)  # NaN: exact (d0 → ∞)
+        z = z_scores(est)  # NaN: exact (d0 → ∞)
         fails = (est.value < -EXACT_TOL) & sign_resolved(est, K_SE)
         table.append({"d0": d0, "activation": a, "region": region, "smallest log ratio": est.value[mask].min(),
                       "smallest lower bound (3 SE)": lower[mask].min(), "most negative z": z[mask].min(),

@@ -45,7 +45,14 @@ import numpy as np
 import pandas as pd
 
 from ncutils.book import explore, progress, start
-from ncutils.paper_b.theorem_maps import expected_log_nc1_map, map_grid, plot_log_ratio_map, sign_resolved
+from ncutils.paper_b.theorem_maps import (
+    contrast_map,
+    expected_log_nc1_map,
+    map_grid,
+    plot_contrast_maps,
+    sign_resolved,
+    z_scores,
+)
 
 ch = start("b04_erf_vs_relu", profile=profile, seed=seed, d0_values=d0_values, n_pairs=n_pairs,
            n_pairs_paper=n_pairs_paper, grid_size=grid_size, map_d0=map_d0)
@@ -105,21 +112,13 @@ ratios = np.geomspace(0.25, 10.0, cfg.grid_size)
 scales = np.geomspace(0.125, 8.0, cfg.grid_size)
 mu, s = map_grid(ratios, scales)
 MAP_D0 = [*cfg.map_d0, np.inf]
-maps = {}
-for d0 in progress(MAP_D0, desc="maps"):
-    _, con = expected_log_nc1_map(SPECS, mu, s, d0, cfg.n_pairs, seed=seed + 7, contrasts=CONTRASTS)
-    for (a, _), est in con.items():
-        maps[(d0, a[0])] = est
+maps = {(d0, k): est for d0 in progress(MAP_D0, desc="maps")
+        for k, est in contrast_map(SPECS, dict(zip(KERNELS, CONTRASTS)), d0, ratios, scales, cfg.n_pairs,
+                                   seed=seed + 7).items()}
 print(f"largest standard error of a log ratio on the maps: {max(e.se.max() for e in maps.values()):.4f}")
 
 # %%
-vmax = max(np.abs(e.value).max() for e in maps.values())
-fig, axes = plt.subplots(len(KERNELS), len(MAP_D0), figsize=(5 * len(MAP_D0), 8.5), squeeze=False,
-                         layout="constrained")
-for i, k in enumerate(KERNELS):
-    for j, d0 in enumerate(MAP_D0):
-        im = plot_log_ratio_map(axes[i, j], ratios, scales, maps[(d0, k)], K_SE, f"{k.upper()}, d0 = {d0}", vmax)
-fig.colorbar(im, ax=axes, shrink=0.7, label="log E-NC1(erf) / E-NC1(relu)")
+plot_contrast_maps(maps, ratios, scales, KERNELS, MAP_D0, K_SE, "log E-NC1(erf) / E-NC1(relu)")
 plt.show()
 
 # %% [markdown]
@@ -131,7 +130,7 @@ plt.show()
 rows = []
 for (d0, k), est in maps.items():
     holds, fails = (est.value < 0) & sign_resolved(est, K_SE), (est.value > 0) & sign_resolved(est, K_SE)
-    z = np.where(est.se > 0, est.value / np.where(est.se > 0, est.se, 1.0), np.nan)
+    z = z_scores(est)
     rows.append({"d0": d0, "kernel": k, "share holding": holds.mean(), "share failing": fails.mean(),
                  "largest z": np.nanmax(z) if np.isfinite(z).any() else np.nan,
                  "largest log ratio": est.value.max(),

@@ -115,14 +115,20 @@ ch.claim("fcn-near-nngp", "for d0 ≤ 32 the trained network's NC1 is the NNGP's
          "(largest |mean log10 gap| in units of its 99.9 % half-width)", source="derived",
          value=None if no_spread else small.agg(lambda v: abs(v.mean()) / halfwidth(v)).max(), op="<=", bound=1.0,
          no_data=no_spread, not_expected={"smoke": no_spread} if no_spread else None)
-means = runs.groupby(["activation", "N", "d0"]).mean(numeric_only=True)
-if "relu" in cfg.activations and 1 in cfg.d0_values:
-    relu1 = means.xs(("relu", 1), level=("activation", "d0"))
-    ch.claim("relu-d1-equals-nngp", "ReLU, d0 = 1: the trained network's NC1 equals the NNGP's (largest log10 gap)",
-             source="derived", value=(relu1["nc1_final"] - relu1["nc1_nngp"]).abs().max(), op="<=", bound=0.01)
-small_means = means[means.index.get_level_values("d0") <= 32]
-ch.claim("lazy", "training barely moves NC1 for d0 ≤ 32 (largest |log10 final − log10 initial|)", source="derived",
-         value=(small_means["nc1_final"] - small_means["nc1_init"]).abs().max(), op="<=", bound=0.05)
+# "Lazy", without a threshold of our choosing: how far training moved NC1 (trained − init) against how far
+# the finite width had already put it from the NNGP at initialisation (init − NNGP), as root mean squares
+# over the runs at d0 ≤ 32 (per setting in the table). (ReLU at d0 = 1, where Θ and Q give the same NC1, is
+# among the settings of `fcn-near-nngp`.)
+small_runs = runs[runs.d0 <= 32].assign(**{"init − NNGP": runs["trained − NNGP"] - runs["trained − init"]})
+rms = small_runs.groupby(["activation", "N", "d0"])[["trained − init", "init − NNGP"]].agg(lambda v: np.sqrt(np.mean(v**2)))
+rms.round(4)
+
+# %%
+ch.claim("lazy", "for d0 ≤ 32 training moves NC1 less than the finite width had moved it from the NNGP at "
+         "initialisation (RMS over the runs of log10 final − log10 init, divided by the RMS of log10 init − "
+         "log10 NNGP)", source="derived",
+         value=np.sqrt(np.mean(small_runs["trained − init"] ** 2) / np.mean(small_runs["init − NNGP"] ** 2)),
+         op="<", bound=1.0)
 
 # %% [markdown]
 # **The drop at $d_0 = 128$.** Our notes' pilot saw the Erf network end about 0.1 below the NNGP in

@@ -257,6 +257,20 @@ def log_nc1_from_traces(traces: np.ndarray, reference: np.ndarray | None = None)
     return Estimate(np.asarray(value), np.asarray(np.std(lin, ddof=1) / np.sqrt(len(lin))))
 
 
+def contrast_map(specs: Sequence[Spec], contrasts: dict[str, tuple[Spec, Spec]], d0: float, ratios: Sequence[float],
+                 scales: Sequence[float], n_pairs: int, seed: int = 0) -> dict[str, Estimate]:
+    """The log ratios ``contrasts`` (label → (a, b): log E-NC1(a) − log E-NC1(b)) over the grid
+    (μ/s, s) = ``ratios`` × ``scales`` at one ``d0``, by :func:`expected_log_nc1_map`, keyed by label."""
+    mu, s = map_grid(ratios, scales)
+    _, con = expected_log_nc1_map(specs, mu, s, d0, n_pairs, seed=seed, contrasts=list(contrasts.values()))
+    return {label: con[ab] for label, ab in contrasts.items()}
+
+
+def z_scores(est: Estimate) -> np.ndarray:
+    """value / se of each grid point; NaN where the value is exact (se = 0, d0 → ∞)."""
+    return np.where(est.se > 0, est.value / np.where(est.se > 0, est.se, 1.0), np.nan)
+
+
 def sign_resolved(est: Estimate, k_se: float, tol: float = 1e-6) -> np.ndarray:
     """Where the sign of a log ratio is resolved: |value| > k_se·se and > ``tol`` (floating-point level)."""
     return (np.abs(est.value) > k_se * est.se) & (np.abs(est.value) > tol)
@@ -279,3 +293,19 @@ def plot_log_ratio_map(ax, ratios: np.ndarray, scales: np.ndarray, est: Estimate
         ax.plot(*star, "k*", ms=11)
     ax.set(xscale="log", yscale="log", xlabel="μ / s", ylabel="s", title=title)
     return im
+
+
+def plot_contrast_maps(maps: dict[tuple[float, str], Estimate], ratios: np.ndarray, scales: np.ndarray,
+                       labels: Sequence[str], d0_values: Sequence[float], k_se: float, colorbar_label: str):
+    """One :func:`plot_log_ratio_map` per (label, d0) of ``maps`` (rows: labels, columns: d0), on one
+    symmetric colour scale; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    vmax = max(np.abs(e.value).max() for e in maps.values())
+    fig, axes = plt.subplots(len(labels), len(d0_values), figsize=(5 * len(d0_values), 8.5), squeeze=False,
+                             layout="constrained")
+    for i, label in enumerate(labels):
+        for j, d0 in enumerate(d0_values):
+            im = plot_log_ratio_map(axes[i, j], ratios, scales, maps[(d0, label)], k_se, f"{label}, d0 = {d0}", vmax)
+    fig.colorbar(im, ax=axes, shrink=0.7, label=colorbar_label)
+    return fig

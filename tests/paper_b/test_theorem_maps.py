@@ -11,13 +11,16 @@ from ncutils.nc import nc1_from_kernel
 from ncutils.paper_b.expected_nc1 import expected_nc1, limit_nc1, monte_carlo_moments, sample_pairs
 from ncutils.paper_b.theorem_maps import (
     Estimate,
+    contrast_map,
     draw_traces,
     expected_log_nc1_map,
     log_nc1_from_traces,
     map_grid,
     per_draw_log_nc1,
+    plot_contrast_maps,
     plot_log_ratio_map,
     sign_resolved,
+    z_scores,
 )
 
 ERF = [("nngp", "erf"), ("ntk", "erf")]
@@ -154,4 +157,38 @@ def test_plot_log_ratio_map_draws_border_and_unresolved_marks() -> None:
     assert len(ax.collections) >= 2  # the map and the border
     marks = [line for line in ax.lines if line.get_marker() == "x"]
     assert len(marks) == 1 and len(marks[0].get_xdata()) == 1  # only 0.001 ± 0.01 is unresolved
+    plt.close(fig)
+
+
+def test_contrast_map_is_the_labelled_contrast_of_the_map() -> None:
+    ratios, scales = [0.5, 2.0, 4.0], [0.25, 1.0]
+    contrasts = {"erf": (("ntk", "erf"), ("nngp", "erf"))}
+    got = contrast_map(ERF, contrasts, 8, ratios, scales, 2000, seed=3)
+    mu, s = map_grid(ratios, scales)
+    _, con = expected_log_nc1_map(ERF, mu, s, 8, 2000, seed=3, contrasts=list(contrasts.values()))
+    assert list(got) == ["erf"]
+    np.testing.assert_array_equal(got["erf"].value, con[contrasts["erf"]].value)
+    np.testing.assert_array_equal(got["erf"].se, con[contrasts["erf"]].se)
+    with pytest.raises(ValueError, match="not in specs"):
+        contrast_map(ERF, {"relu": (("ntk", "relu"), ("nngp", "relu"))}, 8, ratios, scales, 100)
+
+
+def test_z_scores_nan_where_exact() -> None:
+    z = z_scores(Estimate(np.array([0.3, -0.2, 0.1]), np.array([0.1, 0.0, 0.05])))
+    np.testing.assert_allclose(z[[0, 2]], [3.0, 2.0])
+    assert np.isnan(z[1])
+
+
+def test_plot_contrast_maps_one_panel_per_label_and_d0() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios, scales = np.array([0.5, 1.0, 2.0]), np.array([0.5, 1.0])
+    est = Estimate(np.array([[-0.5, 0.001, 0.5], [-0.2, 0.1, 0.3]]), np.full((2, 3), 0.01))
+    maps = {(d0, a): est for d0 in (1, np.inf) for a in ("erf", "relu")}
+    fig = plot_contrast_maps(maps, ratios, scales, ["erf", "relu"], [1, np.inf], 3.0, "log ratio")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["erf, d0 = 1", "erf, d0 = inf", "relu, d0 = 1", "relu, d0 = inf"]
     plt.close(fig)

@@ -58,7 +58,6 @@ def beyond_lazy(cfg: dict[str, Any], seed: int) -> list[Grid]:
     configs = [{"data": data, "N": cfg["n"], "d0": d0, "rep": seed + r, **regime}
                for data in cfg["datasets"] for d0 in cfg["d0_values"] for r in range(cfg["repeats"]) for regime in regimes]
     return [Grid("b10_beyond_lazy", fl.run_config, configs)]
-    return [Grid("b08_imbalanced", fcn.run_config, configs)]
 
 
 def four_class_mixture(cfg: dict[str, Any], seed: int) -> list[Grid]:
