@@ -24,7 +24,10 @@ Workloads (identical weights and inputs in every implementation; float32 and flo
 - ``probe``: paper A's probe (per-output and per-feature kernels) on 120 samples of the
   CPU-profile ResNet8-w8 (BatchNorm in eval mode);
 - ``resnet20``: the full C×C NTK of ResNet20 (0.27 M parameters, BatchNorm) on 120 CIFAR-shaped
-  inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size).
+  inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size);
+- ``mlp4``: 784-256-256-256-10 MLP (four Linear layers, a 10-way output) on 100 MNIST-shaped inputs;
+- ``cnn_s2``: conv(32)-relu-conv(64, stride 2)-relu-conv(128, stride 2)-relu-global-avgpool-dense(10),
+  3×3 kernels without padding (stax's ``VALID``), on 120 CIFAR-shaped inputs.
 neural-tangents' stax has no BatchNorm layer, so the last two compare with the official per-pair
 scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
 """
@@ -55,12 +58,15 @@ WORKLOADS = {  # name -> (samples, sample shape, outputs, number of output coord
     "cnn": (120, (3, 32, 32), "full", 10),
     "probe": (120, (1, 14, 14), "probe", 42),
     "resnet20": (120, (3, 32, 32), "full", 10),
+    "mlp4": (100, (1, 28, 28), "full", 10),
+    "cnn_s2": (120, (3, 32, 32), "full", 10),
 }
+NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2")  # the workloads that stax can build (no BatchNorm)
 
 
 # ------------------------------------------------------------------ one measurement (subprocess)
-def build(workload: str, dtype):
-    """The workload's model (eval mode) and inputs, identical in every process."""
+def build(workload: str, dtype, n: int | None = None):
+    """The workload's model (eval mode) and inputs (its ``n`` samples, or fewer), identical in every process."""
     import torch
     from torch import nn
 
@@ -73,12 +79,20 @@ def build(workload: str, dtype):
         model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(64, 128, 3, padding=1),
                               nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(),
                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+    elif workload == "mlp4":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                              nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    elif workload == "cnn_s2":
+        model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
+                              nn.Conv2d(64, 128, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(128, 10))
     elif workload == "probe":
         model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax")
     else:
         model = build_model("resnet20", in_shape=(3, 32, 32), init="flax")
-    n, shape, _, _ = WORKLOADS[workload]
-    x = np.random.default_rng(0).standard_normal((n, *shape))
+    n_all, shape, _, _ = WORKLOADS[workload]
+    x = np.random.default_rng(0).standard_normal((n_all, *shape))[:n]
+    n = len(x)
     if workload in ("probe", "resnet20"):  # BatchNorm with non-trivial running statistics, then eval mode
         model.train()
         with torch.no_grad():
@@ -96,7 +110,14 @@ def to_stax(model, stax, jnp, dtype):
             layers.append(stax.Dense(m.out_features, parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().T, dtype), jnp.asarray(m.bias.detach().numpy(), dtype)))
         elif isinstance(m, nn.Conv2d):
-            layers.append(stax.Conv(m.out_channels, m.kernel_size, padding="SAME", parameterization="standard"))
+            if m.padding == (0, 0):
+                padding = "VALID"
+            elif m.stride == (1, 1) and m.padding == tuple(k // 2 for k in m.kernel_size):
+                padding = "SAME"
+            else:
+                raise ValueError(f"{m}: stax pads asymmetrically with a stride; use padding 0 (VALID) there")
+            layers.append(stax.Conv(m.out_channels, m.kernel_size, strides=m.stride, padding=padding,
+                                    parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().transpose(2, 3, 1, 0), dtype),  # OIHW -> HWIO
                            jnp.asarray(m.bias.detach().numpy(), dtype)[None, None, None, :]))
         elif isinstance(m, nn.ReLU):
@@ -121,6 +142,11 @@ def _synchronize(device: str) -> None:
 
     if device == "cuda":
         torch.cuda.synchronize()
+
+
+def stax_inputs(workload: str, x, jnp, dtype):
+    """The inputs as stax takes them: flat for the MLPs (their leading Flatten), NHWC images otherwise."""
+    return jnp.asarray(x.reshape(len(x), -1) if workload.startswith("mlp") else x.transpose(0, 2, 3, 1), dtype)
 
 
 def pairwise_seconds(model, x, outputs: str, n_pairs: int) -> float:
@@ -175,7 +201,7 @@ def measure(spec: dict) -> dict:
 
         jdtype = getattr(jnp, spec["dtype"])
         apply_fn, params = to_stax(model, nt.stax, jnp, jdtype)
-        xj = jnp.asarray(x_np.reshape(len(x_np), -1) if spec["workload"] == "mlp" else x_np.transpose(0, 2, 3, 1), jdtype)
+        xj = stax_inputs(spec["workload"], x_np, jnp, jdtype)
         ntk = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
                                           implementation=getattr(nt.NtkImplementation, impl.split()[-1])))
         call = lambda: np.asarray(jax.block_until_ready(ntk(xj, None, params)))  # noqa: E731
@@ -279,7 +305,7 @@ def plan(quick: bool, device: str = "cpu") -> list[dict]:
             others = [("ncutils.empirical_ntk jacobian", None)]
             if device == "cuda":
                 others.append(("ncutils.empirical_ntk on cpu", None))
-            if workload in ("mlp", "cnn"):
+            if workload in NT_WORKLOADS:
                 others += [(f"neural-tangents {impl}", None) for impl in NT_IMPLEMENTATIONS]
             others.append(("official pairwise (torch port)", None))
             for impl, chunk in ours + others:
