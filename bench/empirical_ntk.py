@@ -4,6 +4,13 @@ Run: ``make bench`` (= ``.venv/bin/python -m bench.empirical_ntk``; ``--quick`` 
 Prints a table and writes ``data/bench/empirical_ntk.csv`` and ``.json`` (with the machine). A
 measurement that gives no result within ``--timeout`` seconds is a row that says so.
 
+``--device cuda``: ours on the GPU (and, for comparison, ours on this machine's CPU), neural-tangents on
+JAX's default device (the GPU when JAX has CUDA; a row says when neural-tangents is not installed),
+the official scheme on the GPU; written to ``empirical_ntk_cuda.csv`` (the columns of the CPU table;
+``device`` says where each row ran). On CUDA, ``peak_mb`` is torch's peak of allocated GPU memory
+above what was allocated before the first call, and a call's time includes copying the kernel to
+the host.
+
 Every measurement runs in a fresh subprocess (``--one SPEC``), so that its peak memory is its
 own: the high-water mark of the resident set is reset just before the first call
 (``/proc/self/clear_refs``) and read after the last (``VmHWM``); the column ``peak_mb`` is that
@@ -17,7 +24,10 @@ Workloads (identical weights and inputs in every implementation; float32 and flo
 - ``probe``: paper A's probe (per-output and per-feature kernels) on 120 samples of the
   CPU-profile ResNet8-w8 (BatchNorm in eval mode);
 - ``resnet20``: the full C×C NTK of ResNet20 (0.27 M parameters, BatchNorm) on 120 CIFAR-shaped
-  inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size).
+  inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size);
+- ``mlp4``: 784-256-256-256-10 MLP (four Linear layers, a 10-way output) on 100 MNIST-shaped inputs;
+- ``cnn_s2``: conv(32)-relu-conv(64, stride 2)-relu-conv(128, stride 2)-relu-global-avgpool-dense(10),
+  3×3 kernels without padding (stax's ``VALID``), on 120 CIFAR-shaped inputs.
 neural-tangents' stax has no BatchNorm layer, so the last two compare with the official per-pair
 scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
 """
@@ -41,18 +51,22 @@ from ncutils.core import REPO_DIR
 
 OUT = REPO_DIR / "data" / "bench"
 DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda")
 NT_IMPLEMENTATIONS = ("JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "STRUCTURED_DERIVATIVES", "AUTO")
 WORKLOADS = {  # name -> (samples, sample shape, outputs, number of output coordinates)
     "mlp": (100, (1, 28, 28), "full", 10),
     "cnn": (120, (3, 32, 32), "full", 10),
     "probe": (120, (1, 14, 14), "probe", 42),
     "resnet20": (120, (3, 32, 32), "full", 10),
+    "mlp4": (100, (1, 28, 28), "full", 10),
+    "cnn_s2": (120, (3, 32, 32), "full", 10),
 }
+NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2")  # the workloads that stax can build (no BatchNorm)
 
 
 # ------------------------------------------------------------------ one measurement (subprocess)
-def build(workload: str, dtype):
-    """The workload's model (eval mode) and inputs, identical in every process."""
+def build(workload: str, dtype, n: int | None = None):
+    """The workload's model (eval mode) and inputs (its ``n`` samples, or fewer), identical in every process."""
     import torch
     from torch import nn
 
@@ -65,12 +79,20 @@ def build(workload: str, dtype):
         model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(64, 128, 3, padding=1),
                               nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(),
                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+    elif workload == "mlp4":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                              nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    elif workload == "cnn_s2":
+        model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
+                              nn.Conv2d(64, 128, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(128, 10))
     elif workload == "probe":
         model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax")
     else:
         model = build_model("resnet20", in_shape=(3, 32, 32), init="flax")
-    n, shape, _, _ = WORKLOADS[workload]
-    x = np.random.default_rng(0).standard_normal((n, *shape))
+    n_all, shape, _, _ = WORKLOADS[workload]
+    x = np.random.default_rng(0).standard_normal((n_all, *shape))[:n]
+    n = len(x)
     if workload in ("probe", "resnet20"):  # BatchNorm with non-trivial running statistics, then eval mode
         model.train()
         with torch.no_grad():
@@ -88,7 +110,14 @@ def to_stax(model, stax, jnp, dtype):
             layers.append(stax.Dense(m.out_features, parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().T, dtype), jnp.asarray(m.bias.detach().numpy(), dtype)))
         elif isinstance(m, nn.Conv2d):
-            layers.append(stax.Conv(m.out_channels, m.kernel_size, padding="SAME", parameterization="standard"))
+            if m.padding == (0, 0):
+                padding = "VALID"
+            elif m.stride == (1, 1) and m.padding == tuple(k // 2 for k in m.kernel_size):
+                padding = "SAME"
+            else:
+                raise ValueError(f"{m}: stax pads asymmetrically with a stride; use padding 0 (VALID) there")
+            layers.append(stax.Conv(m.out_channels, m.kernel_size, strides=m.stride, padding=padding,
+                                    parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().transpose(2, 3, 1, 0), dtype),  # OIHW -> HWIO
                            jnp.asarray(m.bias.detach().numpy(), dtype)[None, None, None, :]))
         elif isinstance(m, nn.ReLU):
@@ -106,6 +135,18 @@ def to_stax(model, stax, jnp, dtype):
                 params.append(())
     _, apply_fn, _ = stax.serial(*layers)
     return apply_fn, params
+
+
+def _synchronize(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def stax_inputs(workload: str, x, jnp, dtype):
+    """The inputs as stax takes them: flat for the MLPs (their leading Flatten), NHWC images otherwise."""
+    return jnp.asarray(x.reshape(len(x), -1) if workload.startswith("mlp") else x.transpose(0, 2, 3, 1), dtype)
 
 
 def pairwise_seconds(model, x, outputs: str, n_pairs: int) -> float:
@@ -129,6 +170,7 @@ def pairwise_seconds(model, x, outputs: str, n_pairs: int) -> float:
     for k in range(n_pairs):
         ga, gb = grads(x[k % len(x)]), grads(x[(7 * k + 3) % len(x)])
         _ = (ga * gb).sum(1) if outputs == "probe" else ga @ gb.T
+    _synchronize(x.device.type)
     return (time.perf_counter() - t0) / n_pairs * len(x) * (len(x) + 1) / 2
 
 
@@ -144,7 +186,9 @@ def measure(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(int(spec["threads"]))
-    dtype = getattr(torch, spec["dtype"])
+    dtype, device = getattr(torch, spec["dtype"]), spec.get("device", "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda but torch sees no CUDA device (torch.cuda.is_available() is False)")
     model, x_np = build(spec["workload"], dtype)
     _, _, outputs, _ = WORKLOADS[spec["workload"]]
     impl = spec["implementation"]
@@ -157,28 +201,38 @@ def measure(spec: dict) -> dict:
 
         jdtype = getattr(jnp, spec["dtype"])
         apply_fn, params = to_stax(model, nt.stax, jnp, jdtype)
-        xj = jnp.asarray(x_np.reshape(len(x_np), -1) if spec["workload"] == "mlp" else x_np.transpose(0, 2, 3, 1), jdtype)
+        xj = stax_inputs(spec["workload"], x_np, jnp, jdtype)
         ntk = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
                                           implementation=getattr(nt.NtkImplementation, impl.split()[-1])))
         call = lambda: np.asarray(jax.block_until_ready(ntk(xj, None, params)))  # noqa: E731
+        device = "cpu"  # host memory is measured; JAX's own device is named in the note
+        note = f"JAX on {jax.devices()[0].platform}"
     elif impl == "official pairwise (torch port)":
-        x = torch.as_tensor(x_np, dtype=dtype)
+        x = torch.as_tensor(x_np, dtype=dtype, device=device)
         t0 = time.perf_counter()
-        seconds = pairwise_seconds(model, x, outputs, int(spec["pairs"]))
+        seconds = pairwise_seconds(model.to(device), x, outputs, int(spec["pairs"]))
         return {"seconds": seconds, "peak_mb": np.nan, "kernel": None,
                 "note": f"timed on {spec['pairs']} pairs ({time.perf_counter() - t0:.1f} s), "
                         f"extrapolated to all {len(x) * (len(x) + 1) // 2} pairs"}
     else:
         from ncutils.kernels import empirical_ntk, ntk_probe
 
-        x = torch.as_tensor(x_np, dtype=dtype)
+        x, model, note = torch.as_tensor(x_np, dtype=dtype, device=device), model.to(device), ""
         method = "jacobian" if impl.endswith("jacobian") else "auto"
         if outputs == "probe":
-            call = lambda: torch.cat(ntk_probe(model, x, method=method, chunk_size=spec["chunk_size"]), dim=2).numpy()  # noqa: E731
+            call = lambda: torch.cat(ntk_probe(model, x, method=method, chunk_size=spec["chunk_size"]), dim=2).cpu().numpy()  # noqa: E731
         else:
-            call = lambda: empirical_ntk(model, x, outputs="full", method=method, chunk_size=spec["chunk_size"]).numpy()  # noqa: E731
-    rss0 = _status_mb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark of the resident set
+            call = lambda: empirical_ntk(model, x, outputs="full", method=method,  # noqa: E731
+                                         chunk_size=spec["chunk_size"]).cpu().numpy()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        peak = lambda: (torch.cuda.max_memory_allocated() - base) / 2**20  # noqa: E731
+    else:
+        base = _status_mb("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark of the resident set
+        peak = lambda: _status_mb("VmHWM") - base  # noqa: E731
     t0 = time.perf_counter()
     kernel = call()
     slow = time.perf_counter() - t0 > 30.0  # a slow call is timed once after the warm-up
@@ -187,19 +241,21 @@ def measure(spec: dict) -> dict:
         t0 = time.perf_counter()
         kernel = call()
         times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak_mb": _status_mb("VmHWM") - rss0, "kernel": kernel, "note": ""}
+    return {"seconds": statistics.median(times), "peak_mb": peak(), "kernel": kernel, "note": note}
 
 
-def matmul_peak(dtype_name: str) -> float:
-    """GFLOP/s of a 2048² matrix product with torch in this process (the practical peak)."""
+def matmul_peak(dtype_name: str, device: str = "cpu") -> float:
+    """GFLOP/s of a 2048² matrix product with torch on ``device`` in this process (the practical peak)."""
     import torch
 
-    a = torch.randn(2048, 2048, dtype=getattr(torch, dtype_name))
+    a = torch.randn(2048, 2048, dtype=getattr(torch, dtype_name), device=device)
     a @ a
+    _synchronize(device)
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
         a @ a
+        _synchronize(device)
         times.append(time.perf_counter() - t0)
     return 2 * 2048**3 / min(times) / 1e9
 
@@ -211,7 +267,7 @@ def one(spec: dict) -> None:
         kernel = result.pop("kernel")
         if kernel is not None:
             np.save(spec["kernel_file"], kernel.astype(np.float64))
-        result["matmul_peak_gflops"] = matmul_peak(spec["dtype"])
+        result["matmul_peak_gflops"] = matmul_peak(spec["dtype"], spec.get("device", "cpu"))
     except Exception as exc:  # recorded in the table: some implementations fail on the pinned JAX or run out of memory
         result = {"seconds": np.nan, "peak_mb": np.nan, "note": f"fails: {type(exc).__name__}: {str(exc)[:90]}"}
     print("RESULT " + json.dumps(result, default=float))
@@ -219,6 +275,10 @@ def one(spec: dict) -> None:
 
 # ------------------------------------------------------------------ the run (parent)
 def run_one(spec: dict, timeout: float) -> dict:
+    import importlib.util
+
+    if spec["implementation"].startswith("neural-tangents") and importlib.util.find_spec("neural_tangents") is None:
+        return {"seconds": np.nan, "peak_mb": np.nan, "note": "not run: neural-tangents is not installed here"}
     cmd = [sys.executable, "-m", "bench.empirical_ntk", "--one", json.dumps(spec)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_DIR)
@@ -231,8 +291,11 @@ def run_one(spec: dict, timeout: float) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def plan(quick: bool) -> list[dict]:
-    """The measurements, ours first in each (workload, dtype) group (the others are compared with it)."""
+def plan(quick: bool, device: str = "cpu") -> list[dict]:
+    """The measurements, ours (on ``device``) first in each (workload, dtype) group (the others are
+    compared with it); on CUDA also ours on the CPU."""
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r}: use one of {DEVICES}")
     specs = []
     for dtype in DTYPES:
         for workload in WORKLOADS:
@@ -240,12 +303,16 @@ def plan(quick: bool) -> list[dict]:
             if workload == "resnet20":
                 ours += [("ncutils.empirical_ntk", c) for c in (60, 30, 16)]
             others = [("ncutils.empirical_ntk jacobian", None)]
-            if workload in ("mlp", "cnn"):
+            if device == "cuda":
+                others.append(("ncutils.empirical_ntk on cpu", None))
+            if workload in NT_WORKLOADS:
                 others += [(f"neural-tangents {impl}", None) for impl in NT_IMPLEMENTATIONS]
             others.append(("official pairwise (torch port)", None))
             for impl, chunk in ours + others:
+                on = "cpu" if impl.endswith("on cpu") else device
                 specs.append({"workload": workload, "dtype": dtype, "implementation": impl, "chunk_size": chunk,
-                              "repeats": 1 if quick else 3, "pairs": 1 if quick else 3, "threads": os.cpu_count() or 1})
+                              "repeats": 1 if quick else 3, "pairs": 1 if quick else 3, "threads": os.cpu_count() or 1,
+                              "device": on})
     if quick:
         specs = [s for s in specs if s["dtype"] == "float32" and s["workload"] in ("mlp", "probe")]
     return specs
@@ -262,23 +329,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="float32, mlp and probe only, one repeat (a check, not the table)")
     parser.add_argument("--timeout", type=float, default=400.0, help="seconds per measurement (process start included)")
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help="where ours runs (cuda: its own table)")
     args = parser.parse_args(argv)
     if args.one:
         return one(json.loads(args.one))
+    run_benchmark(plan(args.quick, args.device), quick=args.quick, device=args.device, timeout=args.timeout)
+
+
+def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float, out_dir: Path = OUT):
+    """Measure ``specs`` (from :func:`plan`), print the table and write it to ``out_dir`` (CSV and JSON,
+    named after the device and ``quick``); returns the table."""
     import pandas as pd
     import torch
 
     rows, reference = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, spec in enumerate(plan(args.quick)):
+        for k, spec in enumerate(specs):
             spec["kernel_file"] = str(Path(tmp) / f"{k}.npy")
             t0, load = time.perf_counter(), os.getloadavg()[0]
-            result = run_one(spec, args.timeout)
+            result = run_one(spec, timeout)
             model, _ = build(spec["workload"], torch.float32)
             params = sum(p.numel() for p in model.parameters())
             n, _, _, n_out = WORKLOADS[spec["workload"]]
             held = n if spec["chunk_size"] is None else spec["chunk_size"]
-            row = {key: spec[key] for key in ("workload", "dtype", "implementation", "chunk_size")}
+            row = {key: spec[key] for key in ("workload", "dtype", "implementation", "chunk_size", "device")}
             row.update(seconds=result["seconds"], peak_mb=result["peak_mb"], params=params,
                        jacobian_chunk_mb=held * n_out * params * (4 if spec["dtype"] == "float32" else 8) / 2**20,
                        gflops=nominal_gflop(spec["workload"], params) / result["seconds"],
@@ -302,14 +376,17 @@ def main(argv: list[str] | None = None) -> None:
         table.loc[sub.index, "ours_speedup"] = sub["seconds"] / ours
     machine = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
                "python": platform.python_version(), "torch": torch.__version__,
-               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
-               "load_average": os.getloadavg()}
-    name = "empirical_ntk_quick" if args.quick else "empirical_ntk"
-    OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / f"{name}.csv", index=False)
-    (OUT / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=1, default=float))
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": quick,
+               "load_average": os.getloadavg(), "device": device,
+               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    name = "empirical_ntk" + ("_cuda" if device == "cuda" else "") + ("_quick" if quick else "")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / f"{name}.csv", index=False)
+    (out_dir / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=1,
+                                                     default=float))
     print(table.drop(columns=["note"]).to_string(index=False))
     print(machine)
+    return table
 
 
 if __name__ == "__main__":

@@ -138,5 +138,28 @@ for d, sub in chunked.groupby("dtype"):
              "the samples held (worst ratio)", source="extension",
              value=(sub["peak_mb"] / (sub["jacobian_chunk_mb"] + sub["gradients_chunk_mb"])).max(), op="<=", bound=1.0)
 
+# %% [markdown]
+# ## On a GPU
+# `python -m bench.empirical_ntk --device cuda` (or its quick set, step `bench` of `python -m bench.gpu_check`)
+# writes its own table beside the CPU one, `empirical_ntk_cuda.csv` (`empirical_ntk_cuda_quick.csv` for the
+# quick set): ours on the GPU, ours on that machine's CPU (row `… on cpu`: its `ours_speedup` is CPU time
+# over GPU time, its `max_rel_difference` the CPU kernel against the GPU one), neural-tangents where it is
+# installed there, and the official scheme on the GPU. On CUDA `peak_mb` is torch's peak of allocated GPU
+# memory, and a call's time includes copying the kernel to the host. This section renders that table when
+# it has been committed; it states no claim (the CUDA tests check the kernels against the CPU's).
+
+# %%
+cuda_tables = [p for p in (path.with_name(f"{path.stem}_cuda.csv"), path.with_name(f"{path.stem}_cuda_quick.csv"))
+               if p.exists()]
+if cuda_tables:
+    cuda_path = cuda_tables[0]
+    print(f"{cuda_path.name}, measured on:", json.loads(cuda_path.with_suffix(".json").read_text())["machine"])
+    cuda_bench = pd.read_csv(cuda_path)
+    display_columns = ["workload", "dtype", "implementation", "device", "chunk_size", "seconds", "peak_mb",
+                       "ours_speedup", "max_rel_difference", "note"]
+    print(cuda_bench[display_columns].to_string(index=False))
+else:
+    print(f"not measured yet: no {path.stem}_cuda.csv (or _cuda_quick.csv) beside {path.name}")
+
 # %%
 ch.finish()

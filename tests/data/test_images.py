@@ -8,10 +8,12 @@ import pytest
 from ncutils.data.images import (
     balanced_batches,
     balanced_indices,
+    load_npz,
     load_offline,
     load_torchvision,
     load_train_test,
     resize_bilinear,
+    save_npz,
     train_test_split_per_class,
 )
 
@@ -87,3 +89,19 @@ def test_torchvision_sets_split_by_their_own_train_and_test_files(tmp_path) -> N
         load_train_test("mnist", 5, 4, seed=0, root=tmp_path)  # 3 test images per class only
     with pytest.raises(ValueError, match="unknown data set"):
         load_train_test("svhn", 5, 3, seed=0, root=tmp_path)
+
+
+def test_npz_export_reads_back_exactly_and_splits_like_the_offline_set(tmp_path) -> None:
+    path = tmp_path / "mnist5k.npz"
+    save_npz(load_offline("mnist5k"), path)
+    back, original = load_npz(path), load_offline("mnist5k")
+    assert back.x.dtype == original.x.dtype and np.array_equal(back.x, original.x) and np.array_equal(back.y, original.y)
+    for a, b in zip(load_train_test(f"npz:{path}", 20, 5, seed=3), load_train_test("mnist5k", 20, 5, seed=3)):
+        assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+
+
+def test_npz_refuses_what_it_cannot_store_and_names_the_missing_file(tmp_path) -> None:
+    with pytest.raises(ValueError, match="8-bit"):
+        save_npz(load_offline("digits"), tmp_path / "digits.npz")
+    with pytest.raises(FileNotFoundError, match="prepare-data"):
+        load_npz(tmp_path / "absent.npz")

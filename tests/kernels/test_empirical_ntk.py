@@ -8,6 +8,7 @@ from torch import nn
 
 from ncutils.kernels import NotLayerwise, empirical_ntk, feature_kernel, ntk_probe, output_gradient_numel
 from ncutils.models import build_model
+from tests.devices import CUDA
 
 
 def small_cnn() -> nn.Module:
@@ -112,6 +113,34 @@ def test_output_chunks_give_identical_kernels(model_and_inputs, method) -> None:
                                                  method=method), diagonal, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(empirical_ntk(model, x[:3], x[2:], outputs="trace", output_chunk_size=k,
                                                  method=method), trace, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("device", [CUDA])
+@pytest.mark.parametrize("method", ["layerwise", "jacobian"])
+def test_kernels_on_a_device_equal_those_on_the_cpu(model_and_inputs, method, device) -> None:
+    model, x = model_and_inputs
+    on_cpu = empirical_ntk(model, x[:4], x[3:], outputs="full", method=method)
+    moved, xd = model.to(device), x.to(device)
+    try:
+        full = empirical_ntk(moved, xd[:4], xd[3:], outputs="full", method=method)
+        chunked = empirical_ntk(moved, xd, outputs="diagonal", chunk_size=3, output_chunk_size=2, method=method)
+    finally:
+        model.to("cpu")
+    assert full.device.type == device
+    torch.testing.assert_close(full.cpu(), on_cpu, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(chunked.cpu(), empirical_ntk(model, x, outputs="diagonal", method=method),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("device", [CUDA])
+def test_probe_on_a_device_equals_the_cpu_probe(device) -> None:
+    torch.manual_seed(6)
+    x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
+    model = with_bn_statistics(build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8)).double(), x)
+    theta, theta_h = ntk_probe(model, x)
+    theta_d, theta_hd = ntk_probe(model.to(device), x.to(device))
+    torch.testing.assert_close(theta_d.cpu(), theta, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(theta_hd.cpu(), theta_h, rtol=1e-10, atol=1e-12)
 
 
 def test_frozen_parameters_are_left_out() -> None:

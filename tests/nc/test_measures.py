@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import special_ortho_group
@@ -93,22 +92,6 @@ def test_papyan_nc1_matches_explicit_pseudo_inverse() -> None:
     Sw = dev.T @ dev / len(y)
     Sb = (mu - H.mean(0)).T @ (mu - H.mean(0)) / 3
     assert nc.nc1(H, y) == pytest.approx(np.trace(Sw @ np.linalg.pinv(Sb, rcond=1e-10)) / 3, rel=1e-8)
-
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-@pytest.mark.parametrize("device", DEVICES)
-def test_torch_inputs_are_reduced_on_their_device_and_give_the_same_numbers(device) -> None:
-    H, y = sample(2, [5, 7, 6])
-    W, b = np.random.default_rng(3).standard_normal((3, H.shape[1])), np.array([0.1, -0.2, 0.3])
-    Ht, yt = torch.tensor(H, dtype=torch.float32, device=device), torch.tensor(y, device=device)
-    H32 = Ht.double().cpu().numpy()  # the same float32 values, through numpy
-    for name in ("nc1", "nc1_trace_ratio", "nc1_std", "nc1_rel", "nc2", "nc2_equinorm", "nc2_equiangularity"):
-        assert getattr(nc, name)(Ht, yt) == pytest.approx(getattr(nc, name)(H32, y), rel=1e-12), name
-    assert nc.nc3(Ht, yt, W) == pytest.approx(nc.nc3(H32, y, W), rel=1e-12)
-    assert nc.nc4(Ht, yt, torch.tensor(W, device=device), b) == nc.nc4(H32, y, W, b)
-    np.testing.assert_allclose(nc.class_means(Ht, yt), nc.class_means(H32, y), rtol=1e-12)
 
 
 def test_block_values_and_alignment() -> None:

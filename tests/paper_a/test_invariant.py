@@ -15,8 +15,7 @@ from ncutils.paper_a import (
     invariant_matrix,
     invariant_relative_norm,
 )
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+from tests.devices import DEVICES
 
 
 def test_invariant_equals_explicit_inversion_and_alignment_is_one_when_proportional() -> None:
