@@ -322,6 +322,13 @@ ch.claim("nc3-floor", "wide balanced start (D = 0, E ≠ 0): NC3(t) ≥ √tr(P�
          "(min of NC3 − floor)", source="derived", value=float((wide_df["NC3"] - wide_df["NC3 floor"]).min()),
          op=">=", bound=-1e-9)
 
+# %% [markdown]
+# **What the runs show.** Both balanced starts lose their within-class variability within the $E \succeq 0$ bound;
+# in the wide run (at these sizes and this seed) $H_2$ even decays exponentially, far below the bound, which is
+# only a guarantee. But only the square start, where $D = 0$ means $E = 0$, becomes self-dual: the wide one's NC3
+# levels off above the floor set by its conserved $E = VP_\perp V^\top$. In short: for a linear last layer,
+# paper A's "$E = 0$" is "balanced *and* no part of the layer outside the inputs' span", and balancedness alone
+# ($D = 0$, the deep-linear notion) gives NC1 here but not NC3.
 
 # %% [markdown]
 # ## Explore
