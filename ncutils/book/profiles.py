@@ -178,6 +178,15 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"n": 256, "d0_values": [8, 32, 64], "repeats": 10, "datasets": ["gaussian", "digits"],
                   "lazy_epochs": 1000, "mf_epochs": 500, "mf_lr": 0.1, "workers": 8},
     },
+    # ---------------------------------------------------------------- extensions (paper A's open questions)
+    "e04_invariant_balancedness": {  # exact mathematics: the profiles differ only in size and integration time
+        "smoke": {"n_classes": 3, "m": 4, "n_features": 8, "kappa": [3.0, 1.2, 0.3], "extra_dims": 4,
+                  "d_narrow": 6, "t_max": 50.0},
+        "cpu": {"n_classes": 4, "m": 5, "n_features": 12, "kappa": [3.0, 1.2, 0.3], "extra_dims": 8,
+                "d_narrow": 12, "t_max": 500.0},
+        "paper": {"n_classes": 10, "m": 12, "n_features": 32, "kappa": [3.0, 1.2, 0.3], "extra_dims": 20,
+                  "d_narrow": 60, "t_max": 500.0},
+    },
     "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
         "smoke": {"table": "data/bench/empirical_ntk.csv"},
         "cpu": {"table": "data/bench/empirical_ntk.csv"},

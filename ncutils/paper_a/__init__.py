@@ -3,6 +3,7 @@ the invariant E, and the official training recipe with its NTK and NC probes.
 
 - :mod:`ncutils.paper_a.flow`: projectors, closed-form residuals, the flow (D), E's matrix form, inits.
 - :mod:`ncutils.paper_a.invariant`: E of trained features by the official class-mean formula.
+- :mod:`ncutils.paper_a.balancedness`: E as the balancedness of a two-layer linear network (extension, chapter e04).
 - :mod:`ncutils.paper_a.training` (torch): the recipe as a task, its probe, tables of runs.
 """
 

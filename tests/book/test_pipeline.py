@@ -103,6 +103,16 @@ def test_claim_without_data_never_holds(capsys) -> None:
         cpu.claim("c", "s", source="paper", value=1.0, op=">=", bound=0.99, no_data="no run")
 
 
+def test_every_toc_chapter_gets_a_labelled_scoreboard_section() -> None:
+    """The summary row links to a label that only a section of the chapter's part defines."""
+    from ncutils.book.scoreboard import label, render_scoreboard
+
+    names = pl.list_chapters()
+    board = render_scoreboard("smoke", {name: [] for name in names})
+    missing = [name for name in names if f"({label(name)})=" not in board]
+    assert not missing, f"no scoreboard part for {missing}: add their prefix to scoreboard._PAPERS"
+
+
 # ----------------------------------------------------------------- profiles and parameters
 def test_every_toc_chapter_has_a_profile_section_with_the_same_knobs() -> None:
     for name in pl.list_chapters():
