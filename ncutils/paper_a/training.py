@@ -28,7 +28,8 @@ from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames", "train_epoch"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames",
+           "train_epoch"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
