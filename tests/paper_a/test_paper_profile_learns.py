@@ -50,4 +50,5 @@ def test_paper_profile_architecture_learns(model_name: str) -> None:
     model.train()
     with torch.no_grad():
         hits = [(model(x[idx]).argmax(1) == y[idx]).double().mean() for idx in balanced_batches(train.y, 12, 0, 0)]
-    assert float(torch.stack(hits).mean()) > 0.5
+    accuracy = float(torch.stack(hits).mean())
+    assert accuracy > 0.5, f"{model_name} stays near chance: train accuracy {accuracy:.3f} after {EPOCHS} epochs"
