@@ -116,9 +116,9 @@ def check_spectrum(m: int, d: float, c: float, n: float) -> dict:
                          np.linalg.norm(K @ v_class - spec.class_ * v_class),
                          np.linalg.norm(K @ Q2 - spec.single * Q2, ord=2)),
         q2_orth=max(np.abs(Q2.T @ Q2 - np.eye(C * (m - 1))).max(), np.abs(Q2.T @ Q1).max()),
-        gap_err=max(abs((spec.global_ - spec.class_) - N * n), abs((spec.class_ - spec.single) - m * (c - n)))
-        / spec.global_,
-        ordered=float(spec.global_ >= spec.class_ >= spec.single > 0),
+        # the gaps read off the *numerical* spectrum (top eigenvalue, the next C−1, the rest), against N·n and m(c−n)
+        gap_err=max(abs((numeric[-1] - np.median(numeric[-C:-1])) - N * n),
+                    abs((np.median(numeric[-C:-1]) - np.median(numeric[: C * (m - 1)])) - m * (c - n))) / numeric[-1],
         mult_mismatch=int(mults != [spec.mult_single, spec.mult_class, spec.mult_global]),
     )
 
@@ -137,12 +137,14 @@ for r in rows:
              source="paper", value=r["eig_residual"], op="<=", bound=1e-10)
     ch.claim(f"q2-basis-m{m}", f"Q2 = I_C ⊗ B_m is orthonormal and orthogonal to the class indicators, m={m}",
              source="derived", value=r["q2_orth"], op="<=", bound=1e-12)
-    ch.claim(f"gaps-m{m}", f"gaps are N·n and m(c−n) (relative error), m={m}",
-             source="derived", value=r["gap_err"], op="<=", bound=1e-12)
-    ch.claim(f"ordering-m{m}", f"λ_global ≥ λ_class ≥ λ_single > 0 for d > c > n ≥ 0, m={m}",
-             source="paper", value=r["ordered"], op="==", bound=1.0)
+    ch.claim(f"gaps-m{m}", f"the gaps of the numerical spectrum (eigvalsh) are N·n and m(c−n) (error relative to "
+             f"the top eigenvalue), m={m}", source="derived", value=r["gap_err"], op="<=", bound=1e-10)
 
 # %% [markdown]
+# The ordering $\lambda_\text{global}\ge\lambda_\text{class}\ge\lambda_\text{single} > 0$ for
+# $d > c > n \ge 0$ follows from the gaps ($Nn \ge 0$, $m(c-n) > 0$, $d - c > 0$); it holds for any sampled
+# values by construction, so it is a test of our code (`tests/kernels/test_block.py`), not a claim here.
+#
 # ## The spectrum, drawn
 # The sorted numerical eigenvalues (dots) sit on the three closed-form levels (lines).
 

@@ -109,9 +109,12 @@ pd.DataFrame(rows)
 # %%
 ch.claim("closed-form-vs-ode", f"closed form R(0)e^(−Γt) equals the integrated ODE (max error / max|R(0)|), m={m0}",
          source="derived", value=closed_vs_ode, op="<=", bound=1e-9)
-ch.claim("targets-have-no-single-part", "Y P_s = 0, so R_single depends only on the outputs (max |Y P_s|)",
-         source="derived", value=np.abs(residual_components(targets(C, m0), C, m0)["single"]).max(), op="<=",
-         bound=1e-15)
+
+# %%
+for r in rows:
+    ch.claim(f"slope-{r['component']}-m{r['m']}",
+             f"log-slope of ‖R_{r['component']}‖, fitted on the integrated ODE, equals −λ_{r['component']} "
+             f"(relative error), m={r['m']}", source="paper", value=r["relative error"], op="<=", bound=1e-6)
 
 # %% [markdown]
 # ## Large m: the closed form, checked against the definition of $\Gamma$
@@ -134,12 +137,6 @@ for m in ch.cfg.m_values[1:]:
     lam = lambdas(op)
     R0m = initial_residual(C, m)
     parts0 = residual_components(R0m, C, m)
-    for k in COMPONENTS:
-        ts = np.linspace(0.0, 8.0 / lam[k], ch.cfg.n_times)
-        norms = np.array([np.linalg.norm(residual_components(residual_closed_form(R0m, op, t), C, m)[k]) for t in ts])
-        slope = fitted_log_slope(ts, norms)
-        rows.append({"m": m, "component": k, "lambda": lam[k], "fitted slope": slope,
-                     "relative error": abs(-slope - lam[k]) / lam[k], "method": "closed form"})
     worst = 0.0
     for t in (0.0, 0.3 / lam["global"], 1.0 / lam["class"], 1.0 / lam["single"]):
         Rt = residual_closed_form(R0m, op, t)
@@ -147,36 +144,56 @@ for m in ch.cfg.m_values[1:]:
         rhs = -apply_block_by_definition(Rt, C, m, gd, gc, gn)
         worst = max(worst, np.abs(dRdt - rhs).max() / np.abs(rhs).max())
     ode_residuals[m] = worst
-rates = pd.DataFrame(rows)
-rates
+pd.Series(ode_residuals, name="max relative error of dR/dt").rename_axis("m")
 
 # %%
-for r in rows:
-    ch.claim(f"slope-{r['component']}-m{r['m']}",
-             f"fitted log-slope of ‖R_{r['component']}‖ equals −λ_{r['component']} (relative error), m={r['m']}",
-             source="paper", value=r["relative error"], op="<=", bound=1e-6)
 for m, err in ode_residuals.items():
     ch.claim(f"closed-form-solves-ode-m{m}", f"the closed form solves Ṙ = −RΓ with Γ from its definition, m={m}",
              source="derived", value=err, op="<=", bound=1e-10)
 
 # %% [markdown]
+# At large $m$ we do not fit slopes: on the closed form they would only return the exponents it is built
+# from, and integrating the stiff system ($\lambda_\text{global}/\lambda_\text{single}\approx 2\cdot10^4$
+# at $m = 5000$) explicitly is beyond the CPU budget. The rates are measured on the integrated trajectory at
+# the smallest $m$ above.
+#
 # ## The three phases
-# Left: the norms of the three components (log scale) for the smallest $m$, each on a line of slope
-# $-\lambda_\bullet$. Right: training accuracy ($\arg\max$ of the outputs) and the times at which
-# each component has fallen to $10^{-3}$ of its initial norm.
+# Left: the norms of the three components (log scale) for the smallest $m$, integrated numerically. Right:
+# training accuracy ($\arg\max$ of the outputs) and the times after which each component stays below
+# $10^{-3}$ (absolute, the notes' check). A component that never gets there has no crossing time, and the
+# claims on the order then fail. The paper's reading: the global mean is fitted first, then the class
+# means, and training accuracy reaches 100 % *before* the within-class variability has decayed.
 
 # %%
-t_plot = np.linspace(0.0, 8.0 / lam0["single"], 600)
+# up to twice the time the slowest component needs, by the theory, to fall from ‖R(0)‖ to 1e-3
+t_plot = np.linspace(0.0, 2.0 * np.log(np.linalg.norm(R0) / 1e-3) / lam0["single"], 600)
 R_t = integrate(R0, Gamma, t_plot)
 norms_t = {k: np.array([np.linalg.norm(residual_components(R, C, m0)[k]) for R in R_t]) for k in COMPONENTS}
 labels = np.repeat(np.arange(C), m0)
 accuracy = np.array([np.mean(np.argmax(R + targets(C, m0), axis=0) == labels) for R in R_t])
-crossing = {k: float(t_plot[np.argmax(norms_t[k] < 1e-3 * norms_t[k][0])]) for k in COMPONENTS}
+
+
+def settles(values: np.ndarray, below: float) -> float:
+    """First time after which ``values`` stay below ``below``; inf if they never do (a failing claim)."""
+    above = np.flatnonzero(values >= below)
+    if len(above) == 0:
+        return float(t_plot[0])
+    return float(t_plot[above[-1] + 1]) if above[-1] + 1 < len(t_plot) else np.inf
+
+
+def before(t_a: float, t_b: float) -> float:
+    """t_a − t_b (< 0: a settles first); inf when either never settles."""
+    return t_a - t_b if np.isfinite(t_a) and np.isfinite(t_b) else np.inf
+
+
+crossing = {k: settles(norms_t[k], 1e-3) for k in COMPONENTS}
+t_fitted = settles(-accuracy, -1.0 + 1e-12)  # accuracy stays at 100 % from here on
+print({**{f"t_{k}": v for k, v in crossing.items()}, "t_accuracy_100": t_fitted})
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for k, color in zip(COMPONENTS, ("C0", "C1", "C2")):
     axes[0].semilogy(t_plot, norms_t[k], color=color, label=f"‖R_{k}‖, λ={lam0[k]:.2f}")
-    axes[1].axvline(crossing[k], color=color, ls="--", label=f"{k} at 1e-3")
+    axes[1].axvline(min(crossing[k], t_plot[-1]), color=color, ls="--", label=f"{k} below 1e-3")
 axes[0].set_ylim(1e-12, None)
 axes[0].set(xlabel="t", ylabel="norm", title=f"Residual components, C={C}, m={m0}")
 axes[0].legend()
@@ -187,12 +204,14 @@ plt.tight_layout()
 plt.show()
 
 # %%
-ch.claim("phase-order-global-first", "the global component reaches 1e-3 before the class component (t_global / t_class)",
-         source="paper", value=crossing["global"] / crossing["class"], op="<", bound=1.0)
-ch.claim("phase-order-single-last", "the class component reaches 1e-3 before the single component (t_class / t_single)",
-         source="paper", value=crossing["class"] / crossing["single"], op="<", bound=1.0)
-ch.claim("final-accuracy", "training accuracy is 100 % once all components have decayed",
-         source="paper", value=accuracy[-1], op="==", bound=1.0)
+ch.claim("phase-order-global-first", "on the integrated trajectory ‖R_global‖ settles below 1e-3 before ‖R_class‖ "
+         "(t_global − t_class; inf if one never does)", source="paper", value=before(crossing["global"], crossing["class"]),
+         op="<", bound=0.0)
+ch.claim("phase-order-single-last", "on the integrated trajectory ‖R_class‖ settles below 1e-3 before ‖R_single‖ "
+         "(t_class − t_single; inf if one never does)", source="paper", value=before(crossing["class"], crossing["single"]),
+         op="<", bound=0.0)
+ch.claim("accuracy-before-single", "training accuracy reaches 100 % (and stays) before ‖R_single‖ settles below 1e-3 "
+         "(t_accuracy − t_single)", source="paper", value=before(t_fitted, crossing["single"]), op="<", bound=0.0)
 
 
 # %% [markdown]

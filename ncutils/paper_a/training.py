@@ -28,7 +28,8 @@ from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames",
+           "train_epoch"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
@@ -105,6 +106,23 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
     return rec
 
 
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, n_classes: int,
+                batch_per_class: int, epoch: int, seed: int) -> np.ndarray:
+    """One epoch of the official recipe's steps (train mode, balanced batches, :func:`mse`); returns the
+    indices of the epoch's last batch (the one the probe uses). Raises ``Diverged`` on a non-finite loss."""
+    model.train()
+    last = None
+    for idx in balanced_batches(y.cpu().numpy(), batch_per_class, epoch, seed):
+        opt.zero_grad()
+        loss = mse(model(x[idx]), y[idx], n_classes)
+        if not torch.isfinite(loss):
+            raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
+        loss.backward()
+        opt.step()
+        last = idx
+    return last
+
+
 @task(config_keys=CONFIG_KEYS)
 def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     """Train one configuration with probes; resumable from ``workdir/checkpoint.pt``."""
@@ -133,15 +151,7 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     last = None
     for epoch in range(start, cfg["epochs"] + 1):
         if epoch > 0:
-            model.train()
-            for idx in balanced_batches(train.y, cfg["batch_per_class"], epoch, cfg["seed"]):
-                opt.zero_grad()
-                loss = mse(model(xtr[idx]), ytr[idx], C)
-                if not torch.isfinite(loss):
-                    raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
-                loss.backward()
-                opt.step()
-                last = idx
+            last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"])
             sched.step()
         if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))

@@ -15,6 +15,7 @@ from ncutils.paper_a import (
     random_init,
     residual_closed_form,
     residual_components,
+    targets,
     zero_invariant_init,
 )
 
@@ -98,3 +99,19 @@ def test_bad_input_is_rejected(rng) -> None:
         BlockOperator(C, M_PER_CLASS, (1.0, 2.0, 0.0)).apply_inverse(np.zeros((1, C * M_PER_CLASS)))
     with pytest.raises(ValueError, match="p >= C"):
         zero_invariant_init(C, M_PER_CLASS, 2, op, rng)
+
+
+def test_targets_have_no_single_part() -> None:
+    assert np.abs(residual_components(targets(C, M_PER_CLASS), C, M_PER_CLASS)["single"]).max() == 0.0
+
+
+def test_end_points_agree_with_dense_output_and_need_increasing_times(rng) -> None:
+    K = BlockOperator(C, M_PER_CLASS, KV)
+    s0 = random_init(C, M_PER_CLASS, N_FEAT, rng)
+    times = np.array([0.0, 0.5, 2.0, 10.0])
+    dense = integrate_last_layer_flow(s0, K, times)
+    ends = integrate_last_layer_flow(s0, K, times, end_points=True)
+    for a, b in zip(dense.states, ends.states):
+        assert np.allclose(a.H, b.H, atol=1e-8) and np.allclose(a.W, b.W, atol=1e-8)
+    with pytest.raises(ValueError, match="start at 0"):
+        integrate_last_layer_flow(s0, K, np.array([0.0, 2.0, 1.0]), end_points=True)

@@ -57,3 +57,11 @@ def test_invariant_needs_balanced_classes_and_a_positive_kernel() -> None:
         invariant(W, H, np.repeat([0, 1], [4, 6]), (3.0, 1.2, 0.3))
     with pytest.raises(ValueError, match="non-positive"):
         invariant(W, H, np.repeat([0, 1], 5), (1.0, 1.2, 0.3))
+
+
+def test_alpha_lies_in_zero_to_one_over_C() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        kn, kc, kd = np.sort(rng.uniform(0.0, 1.0, size=3)) * np.array([1.0, 1.0, 2.0])
+        C, m = int(rng.integers(2, 12)), int(rng.integers(2, 50))
+        assert 0.0 <= invariant_alpha((kd, kc, kn), C, m) * C < 1.0
