@@ -7,7 +7,7 @@ from pathlib import Path
 from ncutils.book.claims import Claim
 
 _PAPERS = {"a": "Paper A: Neural (Tangent Kernel) Collapse", "b": "Paper B: Kernel methods and NC1",
-           "z": "Appendix"}
+           "e": "Extensions: paper A's open questions", "z": "Appendix"}
 STATUSES = ("holds", "fails", "not expected", "no data")
 _SHOWN = {"holds": "holds", "fails": "**FAILS**", "not expected": "*not expected here*", "no data": "*no data here*"}
 
