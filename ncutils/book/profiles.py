@@ -187,6 +187,14 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"n_classes": 10, "m": 12, "n_features": 32, "kappa": [3.0, 1.2, 0.3], "extra_dims": 20,
                   "d_narrow": 60, "t_max": 500.0},
     },
+    "e01_imbalanced_classes": {
+        "smoke": {"n_classes": 4, "m_major": 20, "ratios": [1, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
+                  "t_max": 100.0, "spectrum_draws": 5},
+        "cpu": {"n_classes": 4, "m_major": 20, "ratios": [1, 2, 5, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
+                "t_max": 1000.0, "spectrum_draws": 200},
+        "paper": {"n_classes": 10, "m_major": 100, "ratios": [1, 2, 5, 10, 50], "n_features": 32,
+                  "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000},
+    },
     "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
         "smoke": {"table": "data/bench/empirical_ntk.csv"},
         "cpu": {"table": "data/bench/empirical_ntk.csv"},

@@ -16,11 +16,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
 from ncutils.kernels.block import BlockSpectrum, BlockValues, block_spectrum
+
+
+class KernelOperator(Protocol):
+    """What the flow needs of a feature kernel: its classes, sizes and its action X ↦ X K (and K⁻¹, K^{1/2})."""
+
+    C: int
+    m: int | tuple[int, ...]
+
+    def apply(self, X: np.ndarray) -> np.ndarray: ...
+
+    def apply_inverse(self, X: np.ndarray) -> np.ndarray: ...
+
+    def apply_sqrt(self, X: np.ndarray) -> np.ndarray: ...
 
 
 # ----------------------------------------------------------------- projectors
@@ -88,8 +102,12 @@ class BlockOperator:
         return self.apply_function(X, np.sqrt)
 
 
-def targets(C: int, m: int) -> np.ndarray:
-    """One-hot targets Y = I_C ⊗ 1_mᵀ (C×N)."""
+def targets(C: int, m: int | tuple[int, ...]) -> np.ndarray:
+    """One-hot targets Y = I_C ⊗ 1_mᵀ (C×N); with class sizes ``m = (m_1, …, m_C)``, class c's m_c columns e_c."""
+    if isinstance(m, tuple):
+        if len(m) != C:
+            raise ValueError(f"got {len(m)} class sizes for C={C} classes: pass one size per class")
+        return np.repeat(np.eye(C), m, axis=1)
     return np.kron(np.eye(C), np.ones((1, m)))
 
 
@@ -124,7 +142,7 @@ class FlowSolution:
     times: np.ndarray
     states: list[FlowState]
     C: int
-    m: int
+    m: int | tuple[int, ...]
 
     def losses(self) -> np.ndarray:
         Y = targets(self.C, self.m)
@@ -143,7 +161,7 @@ def _unpack(y: np.ndarray, C: int, p: int, N: int) -> FlowState:
 
 def integrate_last_layer_flow(
     state0: FlowState,
-    feature_kernel: BlockOperator | Callable[[float], BlockOperator],
+    feature_kernel: KernelOperator | Callable[[float], KernelOperator],
     times: np.ndarray,
     *,
     weight_decay: float = 0.0,
@@ -154,10 +172,11 @@ def integrate_last_layer_flow(
     """Integrate (D) for W, H, b with SciPy's DOP853 and return the states at ``times``.
 
     ``feature_kernel`` is K^h, or a function t ↦ K^h(t) for a time-varying kernel (a control
-    under which E is not conserved). ``weight_decay`` λ adds −λW and −λH (an extension, not in
-    the paper; then E(t) = e^{−2λt}E(0)). ``end_points``: integrate from each requested time to the next
-    and return the solver's end points, not its dense-output interpolation between steps (whose error,
-    ~1e-11 here, would dominate checks of conserved quantities at the 1e-10 level).
+    under which E is not conserved); any operator with ``C``, ``m`` and ``apply`` will do (e.g. the
+    unequal-class-size kernel of :mod:`ncutils.paper_a.imbalanced`). ``weight_decay`` λ adds −λW and −λH (an
+    extension, not in the paper; then E(t) = e^{−2λt}E(0)). ``end_points``: integrate from each requested time
+    to the next and return the solver's end points, not its dense-output interpolation between steps (whose
+    error, ~1e-11 here, would dominate checks of conserved quantities at the 1e-10 level).
     """
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
@@ -166,9 +185,9 @@ def integrate_last_layer_flow(
     C, m = k0.C, k0.m
     W0, H0, b0 = (np.asarray(a, dtype=np.float64) for a in (state0.W, state0.H, state0.b))
     p, N = H0.shape
-    if W0.shape != (C, p) or b0.shape != (C,) or N != C * m:
-        raise ValueError(f"shapes W {W0.shape}, H {H0.shape}, b {b0.shape} do not fit C={C}, m={m}")
     Y = targets(C, m)
+    if W0.shape != (C, p) or b0.shape != (C,) or N != Y.shape[1]:
+        raise ValueError(f"shapes W {W0.shape}, H {H0.shape}, b {b0.shape} do not fit C={C}, m={m}")
     times = np.asarray(times, dtype=np.float64)
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
@@ -199,7 +218,7 @@ def _solve(rhs: Callable, t0: float, t_eval: np.ndarray | None, y0: np.ndarray, 
     return sol
 
 
-def invariant_matrix(W: np.ndarray, H: np.ndarray, feature_kernel: BlockOperator) -> np.ndarray:
+def invariant_matrix(W: np.ndarray, H: np.ndarray, feature_kernel: KernelOperator) -> np.ndarray:
     """E = WᵀW − H (K^h)⁻¹ Hᵀ (paper A's invariant, §1.4), via the spectral inverse."""
     W = np.asarray(W, dtype=np.float64)
     H = np.asarray(H, dtype=np.float64)
@@ -207,20 +226,22 @@ def invariant_matrix(W: np.ndarray, H: np.ndarray, feature_kernel: BlockOperator
 
 
 # ----------------------------------------------------------------- initialisations
-def random_init(C: int, m: int, p: int, rng: np.random.Generator, scale: float = 0.5) -> FlowState:
-    """W (C×p), H (p×N) ~ scale·N(0, 1), b = 0 (generic: E ≠ 0)."""
-    return FlowState(scale * rng.standard_normal((C, p)), scale * rng.standard_normal((p, C * m)), np.zeros(C))
+def random_init(C: int, m: int | tuple[int, ...], p: int, rng: np.random.Generator, scale: float = 0.5) -> FlowState:
+    """W (C×p), H (p×N) ~ scale·N(0, 1), b = 0 (generic: E ≠ 0); ``m`` may be the tuple of class sizes."""
+    N = sum(m) if isinstance(m, tuple) else C * m
+    return FlowState(scale * rng.standard_normal((C, p)), scale * rng.standard_normal((p, N)), np.zeros(C))
 
 
-def zero_invariant_init(C: int, m: int, p: int, feature_kernel: BlockOperator,
+def zero_invariant_init(C: int, m: int | tuple[int, ...], p: int, feature_kernel: KernelOperator,
                         rng: np.random.Generator, scale: float = 0.5) -> FlowState:
     """The E = 0, centred initialisation (notes §1.5): H = Wᵀ Vᵀ K^{1/2}, b = 1/C.
 
-    V ∈ ℝ^{N×C} has orthonormal columns with Vᵀ1 = 0, so H K⁻¹ Hᵀ = WᵀW and H1 = 0.
+    V ∈ ℝ^{N×C} has orthonormal columns with Vᵀ1 = 0, so H K⁻¹ Hᵀ = WᵀW and H1 = 0. ``m`` may be
+    the tuple of class sizes (then ``feature_kernel`` must act on N = Σ m_c samples).
     """
     if p < C:
         raise ValueError(f"need p >= C features for this initialisation, got p={p}, C={C}")
-    N = C * m
+    N = sum(m) if isinstance(m, tuple) else C * m
     G = rng.standard_normal((N, C))
     G -= G.mean(axis=0, keepdims=True)
     V, _ = np.linalg.qr(G)
