@@ -99,6 +99,16 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                     lrs=PAPER_A_LRS, device="auto", probe_output_chunk=4 if model.startswith("vgg") else 32)
             for model, data in PAPER_A_RUNS}},
     },
+    # ---------------------------------------------------------------- extensions
+    "e02_cross_entropy": {
+        # sweep: parts as in a07 (lrs × the three inits, the chapter's seed); each run twice, MSE and CE.
+        # The MSE twins are a07's own configs (shared through the store); the CNN part only at paper
+        "smoke": {"workers": 2, "sweep": {"mlp": dict(model="mlp", data="digits", epochs=40, probe_every=20,
+                                                      train_per_class=150, test_per_class=20, lrs=[0.03, 0.3])}},
+        "cpu": {"workers": 2, "sweep": {"mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0])}},
+        "paper": {"workers": 2, "sweep": {"mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
+                                          "resnet": dict(**_RESNET_CPU, lrs=[0.03, 0.3])}},
+    },
     # ---------------------------------------------------------------- paper B
     "b01_kernel_nc1": {
         "smoke": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [32, 96], [16, 112]]},

@@ -14,6 +14,7 @@ A run is a task ``run_config(config, workdir)`` (:mod:`ncutils.core.task`): it c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +29,19 @@ from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config", "run_frames",
-           "train_epoch"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config",
+           "run_frames", "train_epoch", "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
-                         "device", "probe_output_chunk"})
+                         "device", "probe_output_chunk", "loss"})
 # device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
-# coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound)
+# coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound);
+# loss: the training objective, "mse" (paper A) or "cross_entropy" (issue 16 extension, see `training_loss`).
+# Store keys hash the config as given, so configs without "loss" keep their keys.
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
-                            "widths": None, "device": "cpu", "probe_output_chunk": None}
+                            "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse"}
+LOSSES = ("mse", "cross_entropy")
 EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
                  "invariant_norm", "invariant_alignment", "H1_norm", "H2_norm", "global_mean_norm", "NC1", "NC2", "NC3")
@@ -46,6 +50,22 @@ OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_t
 def mse(out: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
     """½·mean over batch and classes of (f − onehot)² (the official `mean(optax.l2_loss)`)."""
     return 0.5 * torch.mean((out - torch.nn.functional.one_hot(y, n_classes).to(out.dtype)) ** 2)
+
+
+def training_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
+    """The training objective ``name`` as ``f(out, y, n_classes)``.
+
+    "mse": :func:`mse` (paper A, notes §2.2). "cross_entropy": softmax cross-entropy of the raw logits
+    against integer labels (one-hot targets, no label smoothing, no temperature), mean over the batch —
+    the textbook form, like `optax.softmax_cross_entropy` averaged over the batch (the official code's
+    unused `LOSS='CE'` switch, notes Appendix A; its exact form is recalled, not read). The probe's metrics,
+    including its "loss" (MSE) and the MSE-derived invariant, do not change with this choice.
+    """
+    if name == "mse":
+        return mse
+    if name == "cross_entropy":
+        return lambda out, y, n_classes: torch.nn.functional.cross_entropy(out, y)
+    raise ValueError(f"unknown loss {name!r}: pass one of {LOSSES}")
 
 
 def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
@@ -107,14 +127,15 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
 
 
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, n_classes: int,
-                batch_per_class: int, epoch: int, seed: int) -> np.ndarray:
-    """One epoch of the official recipe's steps (train mode, balanced batches, :func:`mse`); returns the
+                batch_per_class: int, epoch: int, seed: int, objective: Callable = mse) -> np.ndarray:
+    """One epoch of the official recipe's steps (train mode, balanced batches, ``objective``: :func:`mse` or
+    another of :func:`training_loss`); returns the
     indices of the epoch's last batch (the one the probe uses). Raises ``Diverged`` on a non-finite loss."""
     model.train()
     last = None
     for idx in balanced_batches(y.cpu().numpy(), batch_per_class, epoch, seed):
         opt.zero_grad()
-        loss = mse(model(x[idx]), y[idx], n_classes)
+        loss = objective(model(x[idx]), y[idx], n_classes)
         if not torch.isfinite(loss):
             raise Diverged(f"loss is {loss.item()} at epoch {epoch}")
         loss.backward()
@@ -129,6 +150,7 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     if workdir is None:
         raise ValueError("paper A's training checkpoints: pass a workdir")
     cfg = {**DEFAULTS, **config}
+    objective = training_loss(cfg["loss"])
     device = default_device() if cfg["device"] == "auto" else torch.device(cfg["device"])
     torch.manual_seed(cfg["seed"])
     train, test = load_train_test(cfg["data"], cfg["train_per_class"], cfg["test_per_class"], cfg["seed"])
@@ -151,7 +173,7 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     last = None
     for epoch in range(start, cfg["epochs"] + 1):
         if epoch > 0:
-            last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"])
+            last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"], objective)
             sched.step()
         if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))

@@ -39,6 +39,7 @@ def _dry_run(capsys, *args: str) -> list[tuple[str, dict]]:
 
 
 OVERRIDE = {"a06_ntk_block_structure": ("lr", 0.05), "a07_nc_vs_invariant": ("workers", 1),
+            "e02_cross_entropy": ("workers", 1),
             "b06_trained_fcn": ("repeats", 2), "b07_adaptive_kernel": ("repeats", 2), "b08_imbalanced": ("repeats", 3),
             "b09_four_class_mixture": ("fit_repeats", 3), "b10_beyond_lazy": ("repeats", 2)}
 
@@ -114,6 +115,14 @@ def test_sweep_takes_the_chapter_seed_and_the_boundary_parts_the_next_seeds() ->
     configs = plan("a07_nc_vs_invariant", "cpu", seed=5)[0].configs
     assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6 + 6
     assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
+
+
+def test_cross_entropy_plans_a07s_mlp_runs_and_their_ce_twins() -> None:
+    configs = plan("e02_cross_entropy", "cpu", seed=0)[0].configs
+    a07_mlp = [c for c in plan("a07_nc_vs_invariant", "cpu", seed=0)[0].configs if c["model"] == "mlp" and c["seed"] == 0]
+    mse, ce = configs[: len(configs) // 2], configs[len(configs) // 2 :]
+    assert [config_hash(c) for c in mse] == [config_hash(c) for c in a07_mlp] and len(mse) == 15  # shared store keys
+    assert ce == [{**c, "loss": "cross_entropy"} for c in mse]
 
 
 def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(capsys) -> None:

@@ -88,3 +88,25 @@ def test_run_frames_flatten_the_records(tmp_path) -> None:
     history = paper_a.history_frame(result)
     assert list(history.index) == [0, 1, 2]
     assert history["kappa_n"].iloc[-1] == result["history"][-1]["kappa"][2]
+
+
+def test_cross_entropy_trains_and_differs_from_mse(tmp_path) -> None:
+    torch.set_num_threads(1)
+    ce = paper_a.run_config({**CONFIG, "epochs": 10, "probe_every": 10, "loss": "cross_entropy"}, tmp_path / "ce")
+    ms = paper_a.run_config({**CONFIG, "epochs": 10, "probe_every": 10}, tmp_path / "mse")
+    out = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1])
+    assert paper_a.training_loss("cross_entropy")(out, y, 2).item() == pytest.approx(
+        float(np.mean([np.log1p(np.exp(-2.0)), np.log1p(np.exp(-1.0))])))
+    assert ce["train_accuracy"] > 0.3  # trained from chance (0.1) on 10 classes (measured 0.56)
+    assert ce["history"][-1]["NC1"] != ms["history"][-1]["NC1"]  # the loss is used
+    assert ce["history"][0] == ms["history"][0]  # same model, init and probe batch
+
+
+def test_default_loss_leaves_the_config_unchanged(tmp_path) -> None:
+    from ncutils.core.versioning import config_hash
+
+    assert paper_a.DEFAULTS["loss"] == "mse"
+    assert config_hash(CONFIG) != config_hash({**CONFIG, "loss": "mse"})  # why the key is added only when not MSE
+    with pytest.raises(ValueError, match="unknown loss"):
+        paper_a.run_config({**CONFIG, "loss": "hinge"}, tmp_path)

@@ -29,3 +29,10 @@ def nc_vs_invariant(cfg: dict[str, Any], seed: int) -> list[Grid]:
     """Chapter a07: every part of the profile's ``sweep`` as one grid."""
     configs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
     return [Grid("a07_nc_vs_invariant", run_config, configs)]
+
+
+def cross_entropy(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter e02: every run of the profile's ``sweep`` with MSE (a07's config, unchanged) and its
+    cross-entropy twin (the same config plus ``loss="cross_entropy"``)."""
+    mse_runs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
+    return [Grid("e02_cross_entropy", run_config, mse_runs + [{**c, "loss": "cross_entropy"} for c in mse_runs])]
