@@ -201,7 +201,6 @@ ch.claim("official-erf-ntk-nearer-nngp", "official code: its Erf NTK curve is ne
 # ## Erf against ReLU, and the dependence on $d_0$ and $N$
 
 # %%
-means = logs.groupby(["N", "d0"]).mean()
 # the expected NC1 of the NNGP with n = N/2 samples per class (notes §1.6: Monte Carlo over pairs, its standard
 # error in `se`); its change over N is the only dependence on N that the expectation has
 NNGP_SPECS = [("nngp", "erf"), ("nngp", "relu")]

@@ -109,7 +109,8 @@ if cfg.repeats >= 2:
 spread.swaplevel(axis=1).sort_index(axis=1).round(4)
 
 # %%
-small = runs[runs.d0 <= 32].groupby(["activation", "N", "d0"])["trained − NNGP"]
+small_runs = runs[runs.d0 <= 32].assign(**{"init − NNGP": runs["trained − NNGP"] - runs["trained − init"]})
+small = small_runs.groupby(["activation", "N", "d0"])["trained − NNGP"]
 no_spread = "one repeat per setting: no spread to compare with" if cfg.repeats < 2 else None
 ch.claim("fcn-near-nngp", "for d0 ≤ 32 the trained network's NC1 is the NNGP's within the spread over repeats "
          "(largest |mean log10 gap| in units of its 99.9 % half-width)", source="derived",
@@ -119,7 +120,6 @@ ch.claim("fcn-near-nngp", "for d0 ≤ 32 the trained network's NC1 is the NNGP's
 # the finite width had already put it from the NNGP at initialisation (init − NNGP), as root mean squares
 # over the runs at d0 ≤ 32 (per setting in the table). (ReLU at d0 = 1, where Θ and Q give the same NC1, is
 # among the settings of `fcn-near-nngp`.)
-small_runs = runs[runs.d0 <= 32].assign(**{"init − NNGP": runs["trained − NNGP"] - runs["trained − init"]})
 rms = small_runs.groupby(["activation", "N", "d0"])[["trained − init", "init − NNGP"]].agg(lambda v: np.sqrt(np.mean(v**2)))
 rms.round(4)
 
