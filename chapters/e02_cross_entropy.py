@@ -49,15 +49,16 @@ sweep = None  # the parts of the sweep, as in a07: model, data, epochs, ... and 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from ncutils.book import measured, start
+from ncutils.book.rankstats import spearman, spearman_permutation_p
+from ncutils.paper_a.ensemble import grid_records
 from ncutils.paper_a.training import run_frames
 
 ch = start("e02_cross_entropy", profile=profile, seed=seed, workers=workers, sweep=sweep)
-(result,) = ch.run().values()
+records = grid_records(ch.run())
 LOSSES = {"mse": "MSE", "cross_entropy": "CE"}
-final = pd.concat([run_frames([r for r in result.records if r["config"].get("loss", "mse") == loss])[0].assign(loss=name)
+final = pd.concat([run_frames([r for r in records if r["config"].get("loss", "mse") == loss])[0].assign(loss=name)
                    for loss, name in LOSSES.items()], ignore_index=True)
 NC_BELOW, NO_NC_ABOVE = 1e-2, 0.1  # a07's groups: final NC1_rel of the runs with / without NC
 SMOKE = {"smoke": "6 short MLP runs per loss (40 epochs): no run reaches NC"}
@@ -66,7 +67,7 @@ final.pivot_table(index=["setting", "init", "lr"], columns="loss", values=cols).
 
 # %%
 ch.claim("no-run-lost", "every run of both losses finished (failed or diverged runs)", source="derived",
-         value=result.n_lost(), op="==", bound=0)
+         value=sum(r["status"] != "ok" for r in records), op="==", bound=0)
 
 # %% [markdown]
 # ## Accuracy: CE against MSE
@@ -109,21 +110,11 @@ plt.show()
 # predict NC under cross-entropy".
 
 # %%
-rng = np.random.default_rng(seed)
-
-
-def permutation_p(x: pd.Series, y: pd.Series, n: int = 2000) -> float:
-    """One-sided p-value of Spearman(x, y) ≤ observed under random pairing (add-one estimate)."""
-    rho = spearmanr(x, y).statistic
-    null = np.array([spearmanr(x, rng.permutation(y.to_numpy())).statistic for _ in range(n)])
-    return float((1 + np.sum(null <= rho)) / (n + 1))
-
-
 for name in LOSSES.values():
     sub = final[final["loss"] == name]
     nc_runs, non_nc = sub[sub["NC1_rel"] < NC_BELOW], sub[sub["NC1_rel"] > NO_NC_ABOVE]
     print(f"{name}: {len(nc_runs)} runs with NC, {len(non_nc)} without, {len(sub) - len(nc_runs) - len(non_nc)} between; "
-          f"Spearman(invariant alignment, NC1_rel) = {spearmanr(sub['invariant alignment'], sub['NC1_rel']).statistic:.3f}")
+          f"Spearman(invariant alignment, NC1_rel) = {spearman(sub['invariant alignment'], sub['NC1_rel']):.3f}")
     # MSE: the criterion a07 tests; CE: the negative answer found at `cpu` (see below), stated as the claim
     margin = measured(lambda a, b: a["invariant alignment"].min() - b["invariant alignment"].max(), nc_runs, non_nc,
                       empty="no run with NC or none without: nothing to separate")
@@ -138,7 +129,8 @@ for name in LOSSES.values():
                  not_expected=SMOKE)
     ch.claim(f"alignment-ranks-nc1-{name.lower()}", f"{name}: Spearman(invariant alignment, NC1_rel) is negative "
              "beyond chance: its one-sided permutation p-value", source="extension",
-             **measured(lambda g: permutation_p(g["invariant alignment"], g["NC1_rel"]), sub, need=3,
+             **measured(lambda g: spearman_permutation_p(g["invariant alignment"], g["NC1_rel"], n=2000, seed=seed), sub,
+                        need=3,
                         empty="fewer than 3 runs: a rank correlation needs 3"),
              op="<", bound=0.05, not_expected=SMOKE)
 

@@ -29,8 +29,8 @@ from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config",
-           "run_frames", "train_epoch", "training_loss"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "lr_milestones", "mse", "predict",
+           "probe", "probe_epochs", "run_config", "run_frames", "train_epoch", "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
@@ -68,13 +68,23 @@ def training_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor, int], torc
     raise ValueError(f"unknown loss {name!r}: pass one of {LOSSES}")
 
 
+def lr_milestones(epochs: int) -> list[int]:
+    """The epochs after which the learning rate drops ×0.1: 30, 60 and 90 % of ``epochs`` (rounded up)."""
+    return [math.ceil(f * epochs) for f in (0.3, 0.6, 0.9)]
+
+
+def probe_epochs(config: dict[str, Any]) -> list[int]:
+    """The epochs at which a run of ``config`` probes: 0, every ``probe_every``-th, and the last."""
+    cfg = {**DEFAULTS, **config}
+    return sorted({*range(0, cfg["epochs"] + 1, cfg["probe_every"]), cfg["epochs"]})
+
+
 def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}],
                           lr=lr, momentum=0.9, nesterov=True)
-    milestones = [math.ceil(f * epochs) for f in (0.3, 0.6, 0.9)]
-    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=0.1)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(epochs), gamma=0.1)
 
 
 def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -170,12 +180,12 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         history, start, resumed_from = state["history"], state["epoch"], state["epoch"]
-    last = None
+    last, probes = None, set(probe_epochs(cfg))
     for epoch in range(start, cfg["epochs"] + 1):
         if epoch > 0:
             last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"], objective)
             sched.step()
-        if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
+        if epoch in probes:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
             rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
                         output_chunk=cfg["probe_output_chunk"])
@@ -193,7 +203,7 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- tables of runs
-RUN_KEYS = ("model", "init", "lr", "seed")
+RUN_KEYS = ("model", "init", "lr", "seed", "weight_decay")  # weight_decay: the DEFAULTS value when not set
 KERNELS = ("trace_ntk", "trace_feature_kernel")
 # final value columns of :func:`run_frames`: table column -> key of the last probe
 FINAL_COLUMNS = {"test acc": "test_accuracy", "NC1_rel": "NC1_rel", "NC1 (official)": "NC1", "NC1 Papyan": "NC1_papyan",
@@ -220,7 +230,7 @@ def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
         if rec["status"] != "ok":
             continue
         cfg = rec["config"]
-        run = {"setting": f"{cfg['model']}-{cfg['data']}", **{k: cfg[k] for k in RUN_KEYS}}
+        run = {"setting": f"{cfg['model']}-{cfg['data']}", **{k: {**DEFAULTS, **cfg}[k] for k in RUN_KEYS}}
         history = history_frame(rec["result"]).drop(columns=[*KERNELS, "gamma", "kappa"], errors="ignore")
         curves += [{**run, "epoch": epoch, **row} for epoch, row in history.iterrows()]
         end = history.iloc[-1]

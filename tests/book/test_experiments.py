@@ -104,25 +104,29 @@ def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
         assert net.features(x).shape == (2, FEATURES[model]) and net(x).shape == (2, 10)
 
 
-def test_sweep_takes_the_chapter_seed_and_the_boundary_parts_the_next_seeds() -> None:
-    from ncutils.book.experiments.paper_a import sweep_part
+def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_mlp_runs() -> None:
+    from ncutils.book.experiments.paper_a import GROUP_SIZE, sweep_part
 
     sweep = resolve("a07_nc_vs_invariant", "cpu")["sweep"]
     main = sweep_part(sweep["mlp"], seed=5)
-    assert {c["seed"] for c in main} == {5} and len(main) == 3 * 5
-    extra = sweep_part(sweep["mlp-seeds"], seed=5)
-    assert sorted({c["seed"] for c in extra}) == [6, 7] and {c["lr"] for c in extra} == {0.03} and len(extra) == 6
-    configs = plan("a07_nc_vs_invariant", "cpu", seed=5)[0].configs
-    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs) == 15 + 6 + 6 + 6
+    assert sorted({c["seed"] for c in main}) == [5, 6, 7] and len(main) == 3 * 5 * 3
+    ablation = sweep_part(sweep["mlp-wd0"], seed=5)
+    assert {c["weight_decay"] for c in ablation} == {0.0} and len(ablation) == 3 * 2 * 3
+    groups, single = plan("a07_nc_vs_invariant", "cpu", seed=5)
+    assert groups.name == "a07_nc_vs_invariant-groups" and single.name == "a07_nc_vs_invariant"
+    members = [m for g in groups.configs for m in g["members"]]
+    assert members == main + ablation and max(len(g["members"]) for g in groups.configs) == GROUP_SIZE
+    assert groups.configs[0]["members"] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
+    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3 * 3
     assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
 
 
-def test_cross_entropy_plans_a07s_mlp_runs_and_their_ce_twins() -> None:
-    configs = plan("e02_cross_entropy", "cpu", seed=0)[0].configs
-    a07_mlp = [c for c in plan("a07_nc_vs_invariant", "cpu", seed=0)[0].configs if c["model"] == "mlp" and c["seed"] == 0]
-    mse, ce = configs[: len(configs) // 2], configs[len(configs) // 2 :]
-    assert [config_hash(c) for c in mse] == [config_hash(c) for c in a07_mlp] and len(mse) == 15  # shared store keys
-    assert ce == [{**c, "loss": "cross_entropy"} for c in mse]
+def test_cross_entropy_plans_a07s_first_mlp_group_and_its_ce_twins() -> None:
+    (grid,) = plan("e02_cross_entropy", "cpu", seed=0)
+    mse, ce = grid.configs
+    a07_first = plan("a07_nc_vs_invariant", "cpu", seed=0)[0].configs[0]
+    assert config_hash(mse) == config_hash(a07_first) and len(mse["members"]) == 15  # a shared store key
+    assert ce["members"] == [{**c, "loss": "cross_entropy"} for c in mse["members"]]
 
 
 def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(capsys) -> None:

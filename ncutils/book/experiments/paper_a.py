@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ncutils.models import INITS
+from ncutils.paper_a.ensemble import group_configs, run_group, stackable
 from ncutils.paper_a.training import run_config
 from ncutils.runs import Grid
 
@@ -16,23 +17,33 @@ def ntk_block_structure(cfg: dict[str, Any], seed: int) -> list[Grid]:
     return [Grid("a06_ntk_block_structure", run_config, [{**{k: cfg[k] for k in A06_KNOBS}, "seed": seed}])]
 
 
+GROUP_SIZE = 15  # MLP runs trained at once (ncutils.paper_a.ensemble): a07's lrs × inits of one seed
+
+
 def sweep_part(spec: dict[str, Any], seed: int) -> list[dict[str, Any]]:
-    """The runs of one part of the sweep: its ``lrs`` × the three initialisations, with ``seed``, or with
-    the seeds seed+1 … seed+k for a part with ``more_seeds=k``; its other keys go to every run."""
+    """The runs of one part of the sweep: its ``lrs`` × the three initialisations, with the seeds
+    seed, …, seed+k−1 for a part with ``seeds=k`` (default 1); its other keys go to every run."""
     spec = dict(spec)
-    lrs, more = spec.pop("lrs"), spec.pop("more_seeds", 0)
-    seeds = [seed + k for k in range(1, more + 1)] if more else [seed]
-    return [{**spec, "init": init, "lr": lr, "seed": s} for s in seeds for init in INITS for lr in lrs]
+    lrs, k = spec.pop("lrs"), spec.pop("seeds", 1)
+    return [{**spec, "init": init, "lr": lr, "seed": seed + i} for i in range(k) for init in INITS for lr in lrs]
+
+
+def sweep_grids(name: str, configs: list[dict[str, Any]]) -> list[Grid]:
+    """``configs`` as grids: the MLP runs on the CPU in groups of :data:`GROUP_SIZE` trained at once (grid
+    ``name-groups``, task :func:`run_group`), every other run alone (grid ``name``, task :func:`run_config`)."""
+    grouped = [c for c in configs if stackable(c)]
+    single = [c for c in configs if not stackable(c)]
+    grids = [Grid(f"{name}-groups", run_group, group_configs(grouped, GROUP_SIZE))] if grouped else []
+    return grids + ([Grid(name, run_config, single)] if single else [])
 
 
 def nc_vs_invariant(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter a07: every part of the profile's ``sweep`` as one grid."""
-    configs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
-    return [Grid("a07_nc_vs_invariant", run_config, configs)]
+    """Chapter a07: every part of the profile's ``sweep``."""
+    return sweep_grids("a07_nc_vs_invariant", [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)])
 
 
 def cross_entropy(cfg: dict[str, Any], seed: int) -> list[Grid]:
     """Chapter e02: every run of the profile's ``sweep`` with MSE (a07's config, unchanged) and its
     cross-entropy twin (the same config plus ``loss="cross_entropy"``)."""
     mse_runs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
-    return [Grid("e02_cross_entropy", run_config, mse_runs + [{**c, "loss": "cross_entropy"} for c in mse_runs])]
+    return sweep_grids("e02_cross_entropy", mse_runs + [{**c, "loss": "cross_entropy"} for c in mse_runs])

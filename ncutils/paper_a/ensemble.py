@@ -1,0 +1,314 @@
+"""Several MLP runs of paper A's recipe trained at once, as one stacked network (a speed-up only).
+
+A small MLP (chapter a07's ``mlp`` on 8×8 digits, ~30 k parameters) spends most of a training step
+in per-operation overhead, not in arithmetic: one step of one run takes about as long as one step of
+fifteen runs whose layers are stacked into batched matrix products (``torch.baddbmm``). This module
+trains a *group* of :func:`ncutils.paper_a.training.run_config` configurations that share the
+architecture, data set, sizes, epochs and probe schedule, and may differ in ``init``, ``lr``,
+``weight_decay`` and ``seed`` (each member its own data split, batches and initialisation).
+
+Each member's arithmetic is the single run's: its own Linear weights, its own BatchNorm statistics
+(batch statistics per member and channel, running averages with the same momentum), MSE or
+cross-entropy on its own batch (the group's loss is the sum of the members' losses, so each member's
+gradient is its own), SGD with Nesterov momentum and weight decay on weight matrices per member (the
+update of :class:`torch.optim.SGD`), the same step decay. The members are copied into ordinary
+:class:`ncutils.models.NCModel` networks for every probe, which is :func:`training.probe` itself. Only
+the order of floating-point sums differs from a single run, so a member's numbers agree with its
+single run's to rounding at first and drift apart by the chaos of training later (tests compare a few
+epochs). A group is a task of its own (``run_group``): its store key is the group's configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ncutils.core import task
+from ncutils.data.images import balanced_batches, load_train_test
+from ncutils.models import NCModel, build_model
+from ncutils.paper_a.training import CONFIG_KEYS, DEFAULTS, lr_milestones, predict, probe, probe_epochs, training_loss
+
+__all__ = ["MEMBER_KEYS", "StackedMLP", "grid_records", "group_configs", "member_records", "run_group", "stackable"]
+
+MEMBER_KEYS = ("init", "lr", "weight_decay", "seed")  # what may differ between the members of a group
+MOMENTUM = 0.9  # the recipe's Nesterov momentum (training._optimizer)
+CHECKPOINT_SECONDS = 60.0  # a group checkpoints at its checkpoint epochs, but at most once a minute (pickling is slow)
+
+
+class StackedMLP(nn.Module):
+    """E copies of one MLP-shaped :class:`NCModel` (Flatten, Linear, BatchNorm1d, ReLU layers and the
+    classifier) as stacked parameters: Linear weights (E, out, in), biases and BatchNorm parameters
+    and statistics (E, C). ``forward`` maps (E, B, ...) inputs to (E, B, n_classes)."""
+
+    def __init__(self, models: Sequence[NCModel]) -> None:
+        super().__init__()
+        kinds = [_layer_kind(m) for m in models[0].body]
+        for model in models[1:]:
+            same_head = model.classifier.weight.shape == models[0].classifier.weight.shape
+            if [_layer_kind(m) for m in model.body] != kinds or not same_head:
+                raise ValueError("the members of a group must have the same architecture")
+        self.kinds = kinds + ["linear"]
+        self.n_members = len(models)
+        self.eps, self.momentum = [], []
+        layers = [list(m.body) + [m.classifier] for m in models]
+        for i, kind in enumerate(self.kinds):
+            mods = [ls[i] for ls in layers]
+            if kind == "linear":
+                self.register_parameter(f"w{i}", nn.Parameter(torch.stack([m.weight.detach() for m in mods])))
+                self.register_parameter(f"b{i}", nn.Parameter(torch.stack([m.bias.detach() for m in mods])))
+            elif kind == "bn":
+                self.register_parameter(f"g{i}", nn.Parameter(torch.stack([m.weight.detach() for m in mods])))
+                self.register_parameter(f"b{i}", nn.Parameter(torch.stack([m.bias.detach() for m in mods])))
+                self.register_buffer(f"mean{i}", torch.stack([m.running_mean for m in mods]).clone())
+                self.register_buffer(f"var{i}", torch.stack([m.running_var for m in mods]).clone())
+                self.register_buffer(f"count{i}", torch.stack([m.num_batches_tracked for m in mods]).clone())
+                self.eps.append(mods[0].eps)
+                self.momentum.append(mods[0].momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        E, B = x.shape[:2]
+        bn = 0
+        for i, kind in enumerate(self.kinds):
+            if kind == "flatten":
+                x = x.reshape(E, B, -1)
+            elif kind == "linear":
+                x = torch.baddbmm(getattr(self, f"b{i}").unsqueeze(1), x, getattr(self, f"w{i}").transpose(1, 2))
+            elif kind == "relu":
+                x = torch.relu(x)
+            else:  # BatchNorm1d per member and channel, on the (B, E·C) view; running statistics in place
+                C = x.shape[2]
+                y = F.batch_norm(x.transpose(0, 1).reshape(B, E * C), getattr(self, f"mean{i}").view(-1),
+                                 getattr(self, f"var{i}").view(-1), getattr(self, f"g{i}").view(-1),
+                                 getattr(self, f"b{i}").view(-1), True, self.momentum[bn], self.eps[bn])
+                getattr(self, f"count{i}").add_(1)
+                x = y.reshape(B, E, C).transpose(0, 1)
+                bn += 1
+        return x
+
+    def decayed(self) -> list[bool]:
+        """Per parameter (in ``parameters()`` order): whether it is a weight matrix (decayed by the recipe)."""
+        return [name.startswith("w") for name, _ in self.named_parameters()]
+
+    @torch.no_grad()
+    def copy_member(self, e: int, model: NCModel) -> NCModel:
+        """Write member ``e``'s parameters and BatchNorm statistics into ``model`` (same architecture)."""
+        for i, module in enumerate(list(model.body) + [model.classifier]):
+            kind = self.kinds[i]
+            if kind == "linear":
+                module.weight.copy_(getattr(self, f"w{i}")[e])
+                module.bias.copy_(getattr(self, f"b{i}")[e])
+            elif kind == "bn":
+                module.weight.copy_(getattr(self, f"g{i}")[e])
+                module.bias.copy_(getattr(self, f"b{i}")[e])
+                module.running_mean.copy_(getattr(self, f"mean{i}")[e])
+                module.running_var.copy_(getattr(self, f"var{i}")[e])
+                module.num_batches_tracked.copy_(getattr(self, f"count{i}")[e])
+        return model
+
+
+def _layer_kind(module: nn.Module) -> str:
+    kinds = {nn.Flatten: "flatten", nn.Linear: "linear", nn.ReLU: "relu", nn.BatchNorm1d: "bn"}
+    for cls, kind in kinds.items():
+        if type(module) is cls:
+            return kind
+    raise ValueError(f"a {type(module).__name__} layer cannot be stacked: groups take MLPs of Flatten, Linear, "
+                     "BatchNorm1d and ReLU layers (run other models one by one with run_config)")
+
+
+class _StackedSGD:
+    """SGD with Nesterov momentum 0.9 and per-member learning rate and weight decay (the latter on weight
+    matrices only): for each member the update of ``torch.optim.SGD(momentum=0.9, nesterov=True)``."""
+
+    def __init__(self, net: StackedMLP, lrs: Sequence[float], wds: Sequence[float]) -> None:
+        self.params = list(net.parameters())
+        self.decayed = net.decayed()
+        self.lr = torch.tensor(lrs, dtype=torch.float32)
+        self.wd = torch.tensor(wds, dtype=torch.float32)
+        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
+
+    @torch.no_grad()
+    def step(self, scale: float, alive: torch.Tensor) -> None:
+        lr = self.lr * scale * alive
+        for k, (p, decayed) in enumerate(zip(self.params, self.decayed, strict=True)):
+            shape = (-1,) + (1,) * (p.ndim - 1)
+            d = p.grad
+            if decayed:
+                d.addcmul_(self.wd.view(shape), p)
+            if self.buffers[k] is None:
+                self.buffers[k] = d.clone()
+            else:
+                self.buffers[k].mul_(MOMENTUM).add_(d)
+            p.addcmul_(d.add_(self.buffers[k], alpha=MOMENTUM), lr.view(shape), value=-1.0)
+            p.grad = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"buffers": self.buffers}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.buffers = state["buffers"]
+
+
+def _losses(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """(E,) the members' losses: ``training_loss(loss)`` of each member's outputs (E, B, C) and labels (E, B)."""
+    E, B, C = out.shape
+    if loss == "mse":
+        return 0.5 * torch.mean((out - F.one_hot(y, C).to(out.dtype)) ** 2, dim=(1, 2))
+    training_loss(loss)  # an unknown loss name raises here
+    return F.cross_entropy(out.reshape(E * B, C), y.reshape(E * B), reduction="none").reshape(E, B).mean(dim=1)
+
+
+GROUP_KEYS = frozenset({"members"})
+
+
+def _checked_member(config: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"run_config: unknown config key(s) {unknown}; allowed: {sorted(CONFIG_KEYS)}")
+    return config
+
+
+def _check_group(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not members:
+        raise ValueError("a group needs at least one member config")
+    cfgs = [{**DEFAULTS, **_checked_member(m)} for m in members]
+    shared = [k for k in sorted(CONFIG_KEYS) if k not in MEMBER_KEYS]
+    for k in shared:
+        values = {repr(c.get(k)) for c in cfgs}
+        if len(values) > 1:
+            raise ValueError(f"the members of a group must share {k!r} (got {sorted(values)}); only {MEMBER_KEYS} "
+                             "may differ: split the configs with group_configs")
+    if cfgs[0]["device"] != "cpu":
+        raise ValueError("groups train on the CPU (device='cpu'); on a GPU run the configs one by one with run_config")
+    return cfgs
+
+
+@task(config_keys=GROUP_KEYS)
+def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
+    """Train the group ``config["members"]`` (run_config configurations) at once; one result per member:
+    ``{"status": "ok" | "diverged", "error", "result"}`` with ``result`` as :func:`run_config` returns it.
+    Resumable from ``workdir/checkpoint.pt``."""
+    if workdir is None:
+        raise ValueError("a group checkpoints: pass a workdir")
+    cfgs = _check_group(config["members"])
+    c0 = cfgs[0]
+    splits = [load_train_test(c["data"], c["train_per_class"], c["test_per_class"], c["seed"]) for c in cfgs]
+    C = int(splits[0][0].y.max()) + 1
+    x = torch.stack([torch.as_tensor(tr.x) for tr, _ in splits])  # (E, N, ...)
+    y = torch.stack([torch.as_tensor(tr.y) for tr, _ in splits])  # (E, N)
+    tests = [(torch.as_tensor(te.x), torch.as_tensor(te.y)) for _, te in splits]
+    models = [build_model(c["model"], n_classes=C, in_shape=tuple(splits[0][0].x.shape[1:]), init=c["init"],
+                          seed=c["seed"], widths=c["widths"]) for c in cfgs]
+    net = StackedMLP(models)
+    opt = _StackedSGD(net, [c["lr"] for c in cfgs], [c["weight_decay"] for c in cfgs])
+    objective = c0["loss"]
+    epochs, E = c0["epochs"], len(cfgs)
+    milestones = lr_milestones(epochs)
+    probes = set(probe_epochs(c0))
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    ckpt = Path(workdir) / "checkpoint.pt"
+    histories: list[list[dict[str, Any]]] = [[] for _ in cfgs]
+    errors: list[str | None] = [None] * E
+    start, resumed_from = 0, None
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        histories, errors, start, resumed_from = state["histories"], state["errors"], state["epoch"], state["epoch"]
+    rows, saved = torch.arange(E)[:, None], time.monotonic()
+    last: list[np.ndarray | None] = [None] * E
+    for epoch in range(start, epochs + 1):
+        if epoch > 0:
+            scale = 0.1 ** sum(epoch > m for m in milestones)  # MultiStepLR after epoch-1 scheduler steps
+            batches = [balanced_batches(splits[e][0].y, c["batch_per_class"], epoch, c["seed"]) for e, c in enumerate(cfgs)]
+            for idx in zip(*batches, strict=True):
+                ix = torch.as_tensor(np.stack(idx))
+                losses = _losses(net(x[rows, ix]), y[rows, ix], objective)
+                finite = torch.isfinite(losses)
+                if not bool(finite.all()):
+                    for e in torch.nonzero(~finite).flatten().tolist():
+                        if errors[e] is None:
+                            errors[e] = f"loss is {losses[e].item()} at epoch {epoch}"
+                alive = torch.tensor([err is None for err in errors], dtype=torch.float32)
+                torch.where(finite, losses, torch.zeros_like(losses)).sum().backward()
+                opt.step(scale, alive)
+                last = list(idx)
+        if epoch in probes:
+            for e, c in enumerate(cfgs):
+                if errors[e] is not None:
+                    continue
+                model = net.copy_member(e, models[e])
+                idx = last[e]
+                if idx is None:  # the probe at initialisation: the first batch of epoch 0
+                    idx = next(balanced_batches(splits[e][0].y, c["batch_per_class"], 0, c["seed"]))
+                rec = probe(model, x[e][idx], y[e][idx], tests[e], C, keep_kernels=epoch in (0, epochs),
+                            output_chunk=c["probe_output_chunk"])
+                if not np.isfinite(rec["loss"]):
+                    errors[e] = f"probe loss is {rec['loss']} at epoch {epoch}"
+                    continue
+                histories[e].append({"epoch": epoch, **rec})
+        due = time.monotonic() - saved >= CHECKPOINT_SECONDS
+        if epoch > 0 and epoch % c0["checkpoint_every"] == 0 and epoch < epochs and due:
+            saved = time.monotonic()
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "histories": histories, "errors": errors,
+                        "epoch": epoch + 1}, tmp)
+            tmp.replace(ckpt)
+    results = []
+    for e in range(E):
+        if errors[e] is not None:
+            results.append({"status": "diverged", "error": errors[e], "result": None})
+            continue
+        model = net.copy_member(e, models[e])
+        train_acc = float((predict(model, x[e]).argmax(1) == y[e]).double().mean())
+        results.append({"status": "ok", "error": None, "result": {
+            "history": histories[e], "train_accuracy": train_acc, "resumed_from": resumed_from,
+            "n_parameters": sum(p.numel() for p in model.parameters()), "device": "cpu"}})
+    return {"members": results}
+
+
+def stackable(config: dict[str, Any]) -> bool:
+    """Whether a :func:`run_config` configuration can train in a group: an ``mlp`` on the CPU."""
+    return config["model"] == "mlp" and {**DEFAULTS, **config}["device"] == "cpu"
+
+
+def group_configs(configs: Sequence[dict[str, Any]], max_members: int) -> list[dict[str, Any]]:
+    """The group configs (``{"members": [...]}``) that train ``configs`` at once: configs that share every
+    key but :data:`MEMBER_KEYS` go together in plan order, at most ``max_members`` per group."""
+    if max_members < 1:
+        raise ValueError(f"max_members must be ≥ 1, got {max_members}")
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    for c in map(_checked_member, configs):
+        shared = repr(sorted((k, repr(v)) for k, v in {**DEFAULTS, **c}.items() if k not in MEMBER_KEYS))
+        buckets.setdefault(shared, []).append(dict(c))
+    return [{"members": b[i : i + max_members]} for b in buckets.values() for i in range(0, len(b), max_members)]
+
+
+def member_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group records (from a grid of :func:`run_group`) expanded into one record per member, shaped like a
+    :func:`run_config` record (``config``, ``status``, ``error``, ``result``, ``from_store``); the group's
+    ``seconds`` are shared equally. A failed group gives every member its status and error."""
+    out = []
+    for rec in records:
+        members = rec["config"]["members"]
+        share = {"from_store": rec.get("from_store", False), "seconds": rec.get("seconds", 0.0) / len(members)}
+        if rec["status"] != "ok":
+            out += [{"config": m, "status": rec["status"], "error": rec["error"], "result": None, **share} for m in members]
+            continue
+        out += [{"config": m, **r, **share} for m, r in zip(members, rec["result"]["members"], strict=True)]
+    return out
+
+
+def grid_records(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run records of a chapter's grid results (name -> :class:`ncutils.runs.GridResult`), with the
+    records of grids of :func:`run_group` expanded into one record per member (:func:`member_records`)."""
+    out = []
+    for res in results.values():
+        out += member_records(res.records) if res.grid.task == run_group.name else res.records
+    return out
