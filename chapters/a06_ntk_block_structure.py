@@ -47,9 +47,9 @@ device = None  # "cpu", "cuda" or "auto" (CUDA when available; the paper profile
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
 from ncutils.book import start
+from ncutils.paper_a.figures import kernel_heatmaps
 from ncutils.paper_a.training import history_frame
 
 ch = start("a06_ntk_block_structure", profile=profile, seed=seed, model=model, data=data, init=init, lr=lr,
@@ -72,14 +72,7 @@ ch.claim("converged", "the run fits its training set (train accuracy)", source="
 # (12 samples per class).
 
 # %%
-first, last = history.iloc[0], history.iloc[-1]
-fig, axes = plt.subplots(2, 2, figsize=(10, 9))
-for row, key, name in [(0, "trace_ntk", "trace NTK Θ"), (1, "trace_feature_kernel", "trace feature kernel Θʰ")]:
-    for col, (rec, when) in enumerate([(first, "initialisation"), (last, f"epoch {history.index[-1]}")]):
-        im = axes[row, col].imshow(np.asarray(rec[key]), cmap="viridis")
-        axes[row, col].set(title=f"{name}, {when}", xticks=[], yticks=[])
-        fig.colorbar(im, ax=axes[row, col], shrink=0.75)
-plt.tight_layout()
+kernel_heatmaps(history)
 plt.show()
 
 # %% [markdown]

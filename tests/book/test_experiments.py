@@ -111,13 +111,14 @@ def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_mlp_runs() -> 
     main = sweep_part(sweep["mlp"], seed=5)
     assert sorted({c["seed"] for c in main}) == [5, 6, 7] and len(main) == 3 * 5 * 3
     ablation = sweep_part(sweep["mlp-wd0"], seed=5)
-    assert {c["weight_decay"] for c in ablation} == {0.0} and len(ablation) == 3 * 2 * 3
+    assert {c["weight_decay"] for c in ablation} == {0.0} and len(ablation) == 3 * 1 * 3
     groups, single = plan("a07_nc_vs_invariant", "cpu", seed=5)
     assert groups.name == "a07_nc_vs_invariant-groups" and single.name == "a07_nc_vs_invariant"
     members = [m for g in groups.configs for m in g["members"]]
     assert members == main + ablation and max(len(g["members"]) for g in groups.configs) == GROUP_SIZE
     assert groups.configs[0]["members"] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
-    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3 * 3
+    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3  # flax: wd × seeds
+    assert {c["init"] for c in single.configs} == {"flax"}
     assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
 
 

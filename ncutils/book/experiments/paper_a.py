@@ -21,11 +21,11 @@ GROUP_SIZE = 15  # MLP runs trained at once (ncutils.paper_a.ensemble): a07's lr
 
 
 def sweep_part(spec: dict[str, Any], seed: int) -> list[dict[str, Any]]:
-    """The runs of one part of the sweep: its ``lrs`` × the three initialisations, with the seeds
-    seed, …, seed+k−1 for a part with ``seeds=k`` (default 1); its other keys go to every run."""
+    """The runs of one part of the sweep: its ``lrs`` × its ``inits`` (default: the three initialisations),
+    with the seeds seed, …, seed+k−1 for a part with ``seeds=k`` (default 1); its other keys go to every run."""
     spec = dict(spec)
-    lrs, k = spec.pop("lrs"), spec.pop("seeds", 1)
-    return [{**spec, "init": init, "lr": lr, "seed": seed + i} for i in range(k) for init in INITS for lr in lrs]
+    lrs, k, inits = spec.pop("lrs"), spec.pop("seeds", 1), spec.pop("inits", INITS)
+    return [{**spec, "init": init, "lr": lr, "seed": seed + i} for i in range(k) for init in inits for lr in lrs]
 
 
 def sweep_grids(name: str, configs: list[dict[str, Any]]) -> list[Grid]:
