@@ -143,7 +143,7 @@ for name in LOSSES.values():
 # a failing one is the expected negative answer — reported as a result, not excused.
 #
 # **At `cpu` (seed 0, 15 runs per loss):** under MSE both claims hold (separation margin +0.36,
-# permutation p = 0.0005). Under CE the alignment still *ranks* the runs by NC1_rel (p = 0.017) but does
+# permutation p = 0.0005). Under CE the alignment still *ranks* the runs by NC1_rel (p = 0.011) but does
 # **not separate** them: the smallest alignment of a CE run with NC is 0.076 below the largest alignment of
 # a CE run without NC (claim `alignment-does-not-separate-ce`; first stated as `alignment-separates-ce`, which failed). So the MSE invariant's alignment does not
 # predict NC under cross-entropy as it does under MSE: it is a trend, not a criterion. Counts: MSE 9 runs
