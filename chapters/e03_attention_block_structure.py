@@ -35,7 +35,8 @@
 #   weight (and bias); LayerNorm keeps scale 1 and shift 0. The empirical NTK is the layer-wise engine's,
 #   extended to LayerNorm, position embeddings and per-token Linear layers (each checked against autograd's
 #   parameter gradient, and tested against brute-force per-sample Jacobians in `tests/kernels/`).
-#   The block statistics are a06's: the contrast $(x_c-x_n)/x_d$ of γ (NTK) and κ (feature kernel); the
+#   Besides Θ and Θʰ, the probe measures the NTK of the attention layers' parameters alone (Θ's attention
+#   share). The block statistics are a06's: the contrast $(x_c-x_n)/x_d$ of γ (NTK) and κ (feature kernel); the
 #   ratios $x_c/x_n$ are shown, not claimed (they are unstable when $x_n$ is near 0).
 # - **Scaled down:** `cpu` trains d = 16, 2 blocks (≈ 5 500 parameters) on 100 images per class of
 #   MNIST-5k pooled to 14×14 for 100 epochs, 3 initialisations × lrs {0.01, 0.03, 0.1} (9 runs). Patches
@@ -98,57 +99,67 @@ plt.show()
 
 # %% [markdown]
 # ## Block statistics at initialisation and at the end, per run
-# For each run: a06's contrast $(x_c-x_n)/x_d$ of the NTK's block values γ and the feature kernel's κ, the ratio
-# $x_c/x_n$, and the kernels' alignment with the labels ($1-$ the official distance), at the first probe
-# (initialisation) and the last.
+# For each run, at the first probe (initialisation) and the last: a06's contrast $(x_c-x_n)/x_d$ of the block
+# values of three kernels — the NTK Θ (γ), the feature kernel Θʰ (κ), and **the NTK of the attention layers'
+# parameters alone** (the q, k, v and output projections of every block; Θ is a sum over parameters, so this is
+# the attention's share of Θ, `ncutils.paper_a.training.part_probe`) — their ratio $x_c/x_n$, and each kernel's
+# alignment with the labels ($1-$ the official distance).
 
 # %%
+KERNELS = {"gamma": ("gamma", "gamma_dist_to_Y", "the NTK's"), "kappa": ("kappa", "kappa_dist_to_Y", "the feature kernel's"),
+           "attention": ("gamma_attention", "attention_dist_to_Y", "the attention layers' NTK's")}
+# name: (block values, distance to the labels, whose)
+
+
 def block_statistics(history: pd.DataFrame) -> dict[str, float]:
-    """Contrast, ratio and alignment of γ and κ at the first and the last probe of one run."""
+    """Contrast (x_c − x_n)/x_d, ratio x_c/x_n and alignment of each kernel at the first and the last probe of a run."""
     stats = {}
     for when, row in (("start", history.iloc[0]), ("end", history.iloc[-1])):
-        for name, dist in (("gamma", "gamma_dist_to_Y"), ("kappa", "kappa_dist_to_Y")):
-            stats[f"{name} contrast {when}"] = (row[f"{name}_c"] - row[f"{name}_n"]) / row[f"{name}_d"]
-            stats[f"{name}_c/{name}_n {when}"] = row[f"{name}_c"] / row[f"{name}_n"]
+        for name, (values, dist, _) in KERNELS.items():
+            d, c, n = row[values]
+            stats[f"{name} contrast {when}"] = (c - n) / d
+            stats[f"{name} ratio c/n {when}"] = c / n
             stats[f"{name} alignment {when}"] = 1.0 - row[dist]
     return stats
 
 
 blocks = pd.DataFrame([{"init": r["config"]["init"], "lr": r["config"]["lr"], **block_statistics(history_frame(r["result"]))}
                        for r in ok])
-for name in ("gamma contrast", "kappa contrast", "gamma alignment", "kappa alignment"):
-    blocks[f"Δ {name}"] = blocks[f"{name} end"] - blocks[f"{name} start"]
+for name in KERNELS:
+    for stat in ("contrast", "alignment"):
+        blocks[f"Δ {name} {stat}"] = blocks[f"{name} {stat} end"] - blocks[f"{name} {stat} start"]
 blocks.set_index(["init", "lr"]).T.round(4)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-for ax, name in zip(axes, ("gamma contrast", "kappa contrast", "gamma alignment")):
-    for init, runs in blocks.groupby("init"):
-        ax.plot(runs["lr"], runs[f"{name} start"], "o--", alpha=0.5, label=f"{init}, init")
-        ax.plot(runs["lr"], runs[f"{name} end"], "s-", label=f"{init}, end")
-    ax.set(xscale="log", xlabel="learning rate", title=name.replace("gamma", "γ (NTK)").replace("kappa", "κ (features)"))
-axes[0].legend(fontsize=8)
+fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+for col, name in enumerate(KERNELS):
+    for row, stat in enumerate(("contrast", "alignment")):
+        ax = axes[row, col]
+        for init, runs in blocks.groupby("init"):
+            line = ax.plot(runs["lr"], runs[f"{name} {stat} end"], "s-", label=f"{init}, end")[0]
+            ax.plot(runs["lr"], runs[f"{name} {stat} start"], "o--", alpha=0.5, color=line.get_color(), label=f"{init}, init")
+        ax.set(xscale="log", xlabel="learning rate", title=f"{KERNELS[name][2]} {stat}".replace("'s", ""))
+axes[0, 0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## Claims (extension)
-# Over the runs (initialisations × learning rates), the change end − start of the NTK's contrast, the feature
-# kernel's contrast and the NTK's alignment must be positive beyond the runs' own spread: the mean change
-# minus the two-sided Student-t half-width at 99.9 % (the book's convention, `ncutils.book.spread`) is > 0.
-# A failure is the answer "the ViT's kernels do not become (more) block structured at this scale".
+# Over the runs (initialisations × learning rates), the change end − start of each kernel's contrast and
+# alignment must be positive beyond the runs' own spread: the mean change minus the two-sided Student-t
+# half-width at 99.9 % (the book's convention, `ncutils.book.spread`) is > 0. A failure is the answer "this
+# kernel of the ViT does not become (more) block structured at this scale".
 
 # %%
-for name, what in (("gamma contrast", "the NTK's class contrast (γ_c − γ_n)/γ_d"),
-                   ("kappa contrast", "the feature kernel's class contrast (κ_c − κ_n)/κ_d"),
-                   ("gamma alignment", "the NTK's alignment with the labels")):
-    change = blocks[f"Δ {name}"]
-    print(f"Δ {name}: mean {change.mean():+.4f} over {len(change)} runs, min {change.min():+.4f}, max {change.max():+.4f}")
-    ch.claim(f"{name.replace(' ', '-').replace('gamma', 'ntk').replace('kappa', 'feature')}-rises",
-             f"{what} rises over training: mean change (end − start) over the runs minus its 99.9 % t half-width",
-             source="extension", **measured(lambda d: float(d.mean() - halfwidth(d)), change, need=2,
-                                            empty="fewer than 2 runs: no spread"),
-             op=">", bound=0.0, not_expected=SMOKE)
+for name, (_, _, whose) in KERNELS.items():
+    for stat, what in (("contrast", "class contrast (x_c − x_n)/x_d"), ("alignment", "alignment with the labels")):
+        change = blocks[f"Δ {name} {stat}"]
+        print(f"Δ {name} {stat}: mean {change.mean():+.4f} over {len(change)} runs, min {change.min():+.4f}, "
+              f"max {change.max():+.4f}")
+        ch.claim(f"{name}-{stat}-rises", f"{whose} {what} rises over training: mean change (end − start) over the runs "
+                 "minus its 99.9 % t half-width", source="extension",
+                 **measured(lambda d: float(d.mean() - halfwidth(d)), change, need=2, empty="fewer than 2 runs: no spread"),
+                 op=">", bound=0.0, not_expected=SMOKE)
 
 # %% [markdown]
 # ## The invariant's alignment against NC1
