@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ncutils.kernels.layerwise import LearnedOffset
+
 __all__ = ["INITS", "NCModel", "build_model", "initialise"]
 
 INITS = ("flax", "normal_fan_out", "torch")
@@ -155,6 +157,69 @@ def _densenet_body(in_channels: int, layers: Sequence[int], growth: int, bn_size
     return nn.Sequential(*modules), c
 
 
+VIT_PATCH = 7
+VIT_HEADS = 2
+VIT_POSITION_STD = 0.02  # the position embedding's N(0, 0.02²), the usual ViT choice, in every init
+
+
+class Patches(nn.Module):
+    """(B, C, H, W) images to (B, T, C·p·p) tokens of non-overlapping p×p patches, row by row."""
+
+    def __init__(self, patch: int) -> None:
+        super().__init__()
+        self.patch = patch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.unfold(x, self.patch, stride=self.patch).transpose(1, 2)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head softmax(q kᵀ/√d_head) v on (B, T, d), with q, k, v and the output as separate Linear layers."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, d = x.shape
+        q, k, v = (lin(x).reshape(B, T, self.heads, -1).transpose(1, 2) for lin in (self.q, self.k, self.v))
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+        return self.out((weights @ v).transpose(1, 2).reshape(B, T, d))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LN: x + Attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP of width 2d applied per token."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.norm1, self.attention = nn.LayerNorm(d), SelfAttention(d, heads)
+        self.norm2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TokenMean(nn.Module):
+    """(B, T, d) to (B, d): the mean over tokens."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1)
+
+
+def _vit_body(in_shape: Sequence[int], d: int, depth: int, patch: int, heads: int) -> nn.Sequential:
+    C, H, W = in_shape
+    if H % patch or W % patch:
+        raise ValueError(f"vit_tiny cuts {patch}×{patch} patches: the image size {H}×{W} must be a multiple of {patch}")
+    if d % heads:
+        raise ValueError(f"vit_tiny's width {d} must be a multiple of its {heads} heads")
+    tokens = (H // patch) * (W // patch)
+    return nn.Sequential(Patches(patch), nn.Linear(C * patch * patch, d), LearnedOffset(tokens, d),
+                         *(TransformerBlock(d, heads) for _ in range(depth)), nn.LayerNorm(d), TokenMean())
+
+
 def _fans(weight: torch.Tensor) -> tuple[int, int]:
     """Flax fan convention: Dense (in, out); conv (kh·kw·in, kh·kw·out)."""
     receptive = math.prod(weight.shape[2:]) if weight.ndim > 2 else 1
@@ -169,7 +234,8 @@ def initialise(model: NCModel, scheme: str, generator: torch.Generator) -> None:
     torch: U(±√(3/fan_in)) for dense and 1×1 convs (``kernel_init_1``), U(±√(1/(3 fan_in))) (scale 1/9)
     for 3×3 convs (``kernel_init_2``), and the one-sided bias U[0, 1/√n) on the classifier; on every
     conv and Linear layer when ``model.bias_everywhere`` (VGG); other biases (the ResNet shortcut) zero.
-    BatchNorm keeps scale 1 and shift 0 (Flax's defaults).
+    BatchNorm and LayerNorm keep scale 1 and shift 0 (Flax's defaults). A learned offset (the ViT's
+    position embedding) is drawn N(0, 0.02²) in every scheme; no official code covers it (ours).
     """
     if scheme not in INITS:
         raise ValueError(f"unknown init {scheme!r}: use one of {INITS}")
@@ -190,6 +256,9 @@ def initialise(model: NCModel, scheme: str, generator: torch.Generator) -> None:
                 module.bias.zero_()
                 if scheme == "torch" and model.bias_everywhere:
                     _one_sided_bias(module.bias, model.n_features, generator)
+        elif isinstance(module, LearnedOffset):
+            p = module.offset
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * VIT_POSITION_STD)
     if scheme == "torch" and not model.bias_everywhere:
         _one_sided_bias(model.classifier.bias, model.n_features, generator)
 
@@ -199,7 +268,7 @@ def _one_sided_bias(b: torch.Tensor, n_features: int, generator: torch.Generator
     b.copy_(torch.rand(b.shape, generator=generator, dtype=b.dtype) / math.sqrt(n_features))
 
 
-MODELS = ("mlp", "resnet8_w8", "resnet20", "vgg11", "vgg16", "densenet40")
+MODELS = ("mlp", "resnet8_w8", "resnet20", "vgg11", "vgg16", "densenet40", "vit_tiny")
 
 
 def build_model(name: str, *, n_classes: int = 10, in_shape: Sequence[int], init: str = "flax", seed: int = 0,
@@ -208,7 +277,8 @@ def build_model(name: str, *, n_classes: int = 10, in_shape: Sequence[int], init
 
     ``widths`` (default: the official sizes) are the hidden widths of ``mlp``, the stage widths of
     the ResNets, the five conv-block widths then the two fc widths of VGG (64, 128, 256, 512, 512,
-    512, 256), and ``(k,)``, the growth rate 12 of DenseNet40 (stem and bottleneck width 2k).
+    512, 256), ``(k,)``, the growth rate 12 of DenseNet40 (stem and bottleneck width 2k), and
+    ``(d, depth)`` of ``vit_tiny`` (default (16, 2); patches 7×7, 2 heads).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: use one of {MODELS}")
@@ -229,6 +299,11 @@ def build_model(name: str, *, n_classes: int = 10, in_shape: Sequence[int], init
         if len(widths) != len(VGG_WIDTHS):
             raise ValueError(f"{name} takes 7 widths (5 conv blocks, 2 fc layers), got {widths}")
         body, n, bias_everywhere = _vgg_body(in_shape[0], VGG_CONVS[name], widths), widths[-1], True
+    elif name == "vit_tiny":
+        widths = list(widths or (16, 2))
+        if len(widths) != 2:
+            raise ValueError(f"vit_tiny takes two widths, (d, depth), got {widths}")
+        body, n = _vit_body(in_shape, widths[0], widths[1], VIT_PATCH, VIT_HEADS), widths[0]
     else:
         widths = list(widths or (DENSENET_GROWTH,))
         if len(widths) != 1:

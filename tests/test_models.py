@@ -11,7 +11,8 @@ from ncutils.models import build_model
 
 
 @pytest.mark.parametrize("name,in_shape,n", [("mlp", (1, 8, 8), 32), ("resnet8_w8", (1, 14, 14), 32),
-                                             ("resnet20", (3, 16, 16), 64)])
+                                             ("resnet20", (3, 16, 16), 64), ("vit_tiny", (1, 14, 14), 16),
+                                             ("vit_tiny", (3, 14, 28), 16)])
 def test_features_and_forward_shapes(name: str, in_shape: tuple[int, ...], n: int) -> None:
     model = build_model(name, in_shape=in_shape, seed=0).eval()
     x = torch.randn(5, *in_shape)
@@ -52,6 +53,29 @@ def test_bad_input_raises() -> None:
         build_model("mlp", in_shape=(64,), init="xavier")
     with pytest.raises(ValueError, match="image inputs"):
         build_model("resnet8_w8", in_shape=(64,))
+
+
+@pytest.mark.parametrize("init", ["flax", "normal_fan_out", "torch"])
+def test_vit_inits_act_on_linear_layers_and_leave_layernorm_at_one_and_zero(init: str) -> None:
+    model = build_model("vit_tiny", in_shape=(1, 28, 28), init=init, seed=0, widths=(32, 2))
+    again = build_model("vit_tiny", in_shape=(1, 28, 28), init=init, seed=0, widths=(32, 2))
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters()))
+    q = model.body[3].attention.q.weight  # 32 × 32
+    expected = 2.0 / 32 if init == "normal_fan_out" else 1.0 / 32
+    assert q.var().item() == pytest.approx(expected, rel=0.2)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert len(norms) == 5 and all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in norms)
+    position = model.body[2].offset  # 16 tokens of 7×7 patches, N(0, 0.02²) in every init
+    assert position.shape == (16, 32) and position.std().item() == pytest.approx(0.02, rel=0.2)
+
+
+def test_vit_rejects_images_that_are_not_whole_patches() -> None:
+    with pytest.raises(ValueError, match="multiple of 7"):
+        build_model("vit_tiny", in_shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="two widths"):
+        build_model("vit_tiny", in_shape=(1, 14, 14), widths=(16,))
+    with pytest.raises(ValueError, match="heads"):
+        build_model("vit_tiny", in_shape=(1, 14, 14), widths=(15, 1))
 
 
 # ----------------------------------------------------------------- VGG11/16 and DenseNet40 (notes §2.3)

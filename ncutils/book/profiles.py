@@ -116,6 +116,19 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"workers": 2, "sweep": {"mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
                                           "resnet": dict(**_CNN_CPU, lrs=[0.03, 0.3])}},
     },
+    "e03_attention_block_structure": {
+        # sweep: as in a07 (each part's lrs × the three inits, the chapter's seed); vit_tiny's widths are
+        # (d, depth): 7×7 patches, 2 heads. No paper setting exists; `paper` is a larger ViT of ours
+        "smoke": {"workers": 2, "sweep": {"vit": dict(model="vit_tiny", data="mnist5k_14", epochs=4, probe_every=2,
+                                                      train_per_class=24, test_per_class=10, lrs=[0.03],
+                                                      probe_parts=["attention"])}},
+        "cpu": {"workers": 2, "sweep": {"vit": dict(model="vit_tiny", data="mnist5k_14", epochs=200, probe_every=50,
+                                                    train_per_class=100, test_per_class=50, lrs=[0.03, 0.1, 0.2],
+                                                    probe_parts=["attention"])}},
+        "paper": {"workers": 8, "sweep": {"vit": dict(model="vit_tiny", data="mnist", widths=[64, 4], epochs=400,
+                                                      probe_every=10, **PAPER_A_SIZES["mnist"], lrs=PAPER_A_LRS,
+                                                      device="auto", probe_parts=["attention"])}},
+    },
     # ---------------------------------------------------------------- paper B
     "b01_kernel_nc1": {
         "smoke": {"n_samples": 128, "n_features": 20, "imbalanced_sizes": [[64, 64], [32, 96], [16, 112]]},

@@ -5,7 +5,8 @@ eval mode (running statistics, buffers fixed). Two engines give the same kernel:
 
 - ``layerwise`` (:mod:`ncutils.kernels.layerwise`): per-layer factors from one backward pass per
   output; Linear layers contribute Gram(inputs) ⊙ Gram(output gradients) without forming their
-  Jacobian. Covers Linear, Conv2d and BatchNorm (the models of :mod:`ncutils.models`).
+  Jacobian. Covers Linear (also per token), Conv2d, BatchNorm, LayerNorm and learned offsets such as
+  position embeddings (the models of :mod:`ncutils.models`).
 - ``jacobian``: the per-sample Jacobians of all parameters by ``torch.func`` (vmap over jacrev of
   a functional call), for any model.
 

@@ -11,11 +11,19 @@ output z, which one backward pass per output a gives for every layer at once:
   the input patch (``unfold``); ∂f_a/∂b = Σ_p g_p (:class:`Dense`, the layer's Jacobian);
 - ``BatchNorm`` in eval mode, z = γ û + β with running statistics: ∂f_a/∂γ = Σ_p g_p û_p,
   ∂f_a/∂β = Σ_p g_p (:class:`Dense`).
+- ``Linear`` on (B, T, d) inputs (a Linear applied per token): ∂f_a/∂W = Σ_t g_t u_tᵀ, so its term is
+  Σ_{t,s} (u_it·u_js + 1)(g_a,it·g_b,js); held as the per-sample (d_out × d_in) products Σ_t g_t u_tᵀ
+  (:class:`Dense`, B·O·d_out·d_in numbers), which for the few-token models here costs less than the
+  token Grams ((B·T)² per output);
+- ``LayerNorm``, z = γ û + β with û the input normalised over its last dimensions by its own mean and
+  (biased) variance: ∂f_a/∂γ = Σ_t g_t û_t, ∂f_a/∂β = Σ_t g_t over the leading positions t (:class:`Dense`);
+- :class:`LearnedOffset`, z = u + p (a learned position embedding): ∂f_a/∂p = g (:class:`Dense`).
 
-Models with any other trainable parameter, a shared parameter, or a layer called twice are not
-handled here (:class:`NotLayerwise` names the reason). Each computation is also checked: the
-factors summed over samples must reproduce autograd's parameter gradient of Σ_a c_a Σ_i f_a(x_i)
-(one extra backward pass), which catches parameters used outside their layer.
+Models with any other trainable parameter (e.g. a bare ``nn.Parameter`` used in ``forward``), a
+shared parameter, or a layer called twice are not handled here (:class:`NotLayerwise` names the
+reason). Each computation is also checked: the factors summed over samples must reproduce
+autograd's parameter gradient of Σ_a c_a Σ_i f_a(x_i) (one extra backward pass), which catches
+parameters used outside their layer.
 """
 
 from __future__ import annotations
@@ -33,6 +41,18 @@ OutputFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
 class NotLayerwise(ValueError):
     """The model has a parameter or layer that the layer-wise factors do not cover."""
+
+
+class LearnedOffset(nn.Module):
+    """z = u + p for a learned p of the shape of one sample's input (e.g. a position embedding (T, d)),
+    broadcast over the batch: the layer-wise engine's unit for a parameter added to activations."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.offset = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return u + self.offset
 
 
 @dataclass
@@ -94,7 +114,14 @@ def _module_reason(m: nn.Module) -> str | None:
         if m.running_mean is None:
             return "BatchNorm without running statistics"
         return None
+    if type(m) in (nn.LayerNorm, LearnedOffset):
+        return None
     return "no layer-wise Jacobian for this layer type"
+
+
+def _param_names(m: nn.Module) -> tuple[str, ...]:
+    """The parameters a layer's factors cover, in the order of its factors."""
+    return ("offset",) if type(m) is LearnedOffset else ("weight", "bias")
 
 
 def _trainable(m: nn.Module, name: str) -> bool:
@@ -125,6 +152,24 @@ def _batchnorm_factors(m: nn.BatchNorm1d | nn.BatchNorm2d, u: torch.Tensor, g: t
     if _trainable(m, "bias"):
         parts.append(Dense(g.sum(-1)))
     return parts
+
+
+def _layernorm_factors(m: nn.LayerNorm, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
+    B, O = g.shape[:2]
+    D = math.prod(m.normalized_shape)
+    u = u.reshape(B, 1, -1, D)
+    g = g.reshape(B, O, -1, D)
+    parts = []
+    if _trainable(m, "weight"):
+        normalised = (u - u.mean(-1, keepdim=True)) / torch.sqrt(u.var(-1, unbiased=False, keepdim=True) + m.eps)
+        parts.append(Dense((g * normalised).sum(2)))
+    if _trainable(m, "bias"):
+        parts.append(Dense(g.sum(2)))
+    return parts
+
+
+def _offset_factors(m: LearnedOffset, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
+    return [Dense(g.reshape(g.shape[0], g.shape[1], -1))] if _trainable(m, "offset") else []
 
 
 def _linear_factors(m: nn.Linear, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
@@ -226,7 +271,7 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     del f, outputs
     records.clear()
     builders = {nn.Linear: _linear_factors, nn.Conv2d: _conv_factors, nn.BatchNorm1d: _batchnorm_factors,
-                nn.BatchNorm2d: _batchnorm_factors}
+                nn.BatchNorm2d: _batchnorm_factors, nn.LayerNorm: _layernorm_factors, LearnedOffset: _offset_factors}
     factors: list[Factor] = []
     for module in modules:  # each layer's gradients are dropped once its factors are built
         layer = builders[type(module)](module, inputs.pop(0), grads.pop(0))
@@ -241,7 +286,7 @@ class _AutogradCheck:
 
     def __init__(self, f: torch.Tensor, modules: list[nn.Module]) -> None:
         self.weights = torch.linspace(1.0, 2.0, f.shape[1], dtype=f.dtype, device=f.device)
-        params = [[getattr(m, name) for name in ("weight", "bias") if _trainable(m, name)] for m in modules]
+        params = [[getattr(m, name) for name in _param_names(m) if _trainable(m, name)] for m in modules]
         grads = iter(torch.autograd.grad((f * self.weights).sum(), [p for ps in params for p in ps], allow_unused=True))
         self.reference = [torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
                           for ps in params]

@@ -25,22 +25,24 @@ import torch
 from ncutils import nc
 from ncutils.core import Diverged, default_device, task
 from ncutils.data.images import balanced_batches, load_train_test
-from ncutils.kernels import ntk_probe
+from ncutils.kernels import empirical_ntk, ntk_probe
 from ncutils.models import build_model
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "lr_milestones", "mse", "predict",
-           "probe", "probe_epochs", "run_config", "run_frames", "train_epoch", "training_loss"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "lr_milestones", "mse", "part_probe",
+           "predict", "probe", "probe_epochs", "run_config", "run_frames", "train_epoch", "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
-                         "device", "probe_output_chunk", "loss"})
+                         "device", "probe_output_chunk", "loss", "probe_parts"})
 # device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
 # coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound);
 # loss: the training objective, "mse" (paper A) or "cross_entropy" (issue 16 extension, see `training_loss`).
-# Store keys hash the config as given, so configs without "loss" keep their keys.
+# probe_parts: names of parameter groups (see `part_probe`, chapter e03), each probed by the NTK of its parameters alone.
+# Store keys hash the config as given, so configs without "loss" or "probe_parts" keep their keys.
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
-                            "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse"}
+                            "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse",
+                            "probe_parts": None}
 LOSSES = ("mse", "cross_entropy")
 EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
@@ -136,6 +138,37 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
     return rec
 
 
+def part_probe(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, parts: list[str],
+               output_chunk: int | None = None) -> dict[str, Any]:
+    """The NTK of each part's parameters alone (those whose name contains the part, e.g. "attention"), on the
+    probe batch: its official block values ``gamma_<part>`` and ``<part>_dist_to_Y`` (as :func:`probe` for Θ).
+
+    Θ is a sum over parameters, so a part's kernel is Θ with every other parameter frozen (restored after).
+    """
+    if isinstance(parts, str) or not all(isinstance(part, str) and part for part in parts):
+        raise TypeError(f"parts must be a list of non-empty strings (parts of parameter names), got {parts!r}")
+    params = dict(model.named_parameters())
+    was_trainable = {name: p.requires_grad for name, p in params.items()}
+    yn = y.cpu().numpy()
+    rec: dict[str, Any] = {}
+    try:
+        for part in parts:
+            chosen = [name for name in params if part in name and was_trainable[name]]
+            if not chosen:
+                raise ValueError(f"probe part {part!r} names no trainable parameter: parts are substrings of parameter "
+                                 f"names such as {list(params)[:4]}")
+            for name, p in params.items():
+                p.requires_grad_(name in chosen)
+            theta = empirical_ntk(model, x, outputs="diagonal", output_chunk_size=output_chunk)
+            theta = theta.permute(2, 0, 1).double().cpu().numpy()  # (C, N, N)
+            rec[f"gamma_{part}"] = list(nc.block_values_official(theta, yn))
+            rec[f"{part}_dist_to_Y"] = 1.0 - nc.kernel_alignment_official(theta, yn)
+    finally:
+        for name, p in params.items():
+            p.requires_grad_(was_trainable[name])
+    return rec
+
+
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, n_classes: int,
                 batch_per_class: int, epoch: int, seed: int, objective: Callable = mse) -> np.ndarray:
     """One epoch of the official recipe's steps (train mode, balanced batches, ``objective``: :func:`mse` or
@@ -189,6 +222,8 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
             rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
                         output_chunk=cfg["probe_output_chunk"])
+            if cfg["probe_parts"]:
+                rec.update(part_probe(model, xtr[idx], ytr[idx], cfg["probe_parts"], cfg["probe_output_chunk"]))
             if not np.isfinite(rec["loss"]):
                 raise Diverged(f"probe loss is {rec['loss']} at epoch {epoch}")
             history.append({"epoch": epoch, **rec})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from ncutils.kernels import NotLayerwise, empirical_ntk, feature_kernel, ntk_probe, output_gradient_numel
+from ncutils.kernels.layerwise import LearnedOffset
 from ncutils.models import build_model
 from tests.devices import CUDA
 
@@ -58,7 +61,22 @@ class TokenMixer(nn.Module):
         return self.head(torch.tanh(self.norm(self.mix(x.reshape(-1, 4, 3)))).flatten(1))
 
 
-@pytest.fixture(params=["mlp", "cnn", "resnet", "tokens"])
+class PerToken(nn.Module):
+    """A bare Linear applied per token, LayerNorm over the last dimension and a position embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, 5)
+        self.position = LearnedOffset(4, 5)
+        self.norm = nn.LayerNorm(5)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.norm(torch.tanh(self.position(self.embed(x.reshape(-1, 4, 3)))))
+        return self.head(z).sum(1)
+
+
+@pytest.fixture(params=["mlp", "cnn", "resnet", "tokens", "per-token", "vit"])
 def model_and_inputs(request):
     torch.manual_seed(1)
     if request.param == "mlp":
@@ -70,10 +88,20 @@ def model_and_inputs(request):
     elif request.param == "resnet":  # BasicBlocks with the official 1×1 shortcut conv (with bias)
         x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
         model = build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8), init="normal_fan_out").double()
-    else:
+    elif request.param == "tokens":
         x = torch.randn(6, 12, dtype=torch.float64)
         torch.manual_seed(3)
         model = TokenMixer().double()
+    elif request.param == "per-token":
+        x = torch.randn(5, 12, dtype=torch.float64)
+        torch.manual_seed(6)
+        model = PerToken().double()
+        with torch.no_grad():  # LayerNorm's scale and shift away from 1 and 0
+            model.norm.weight.uniform_(0.5, 1.5)
+            model.norm.bias.uniform_(-0.5, 0.5)
+    else:  # the ViT: per-token Linear layers, attention, LayerNorm, a position embedding
+        x = torch.rand(4, 1, 14, 14, dtype=torch.float64)
+        model = build_model("vit_tiny", n_classes=3, in_shape=(1, 14, 14), widths=(4, 1), init="torch").double()
     return with_bn_statistics(model, x), x
 
 
@@ -177,7 +205,23 @@ class SideUse(nn.Module):
         return self.head(torch.tanh(self.fc(x)) + x @ self.fc.weight)
 
 
-@pytest.mark.parametrize("make, match", [(lambda: nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3), nn.Linear(3, 2)), "LayerNorm"),
+class BareParameter(nn.Module):
+    """A position embedding held as a bare Parameter of the model, not in a LearnedOffset."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = nn.Parameter(torch.randn(4))
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(x + self.position))
+
+
+def group_norm() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 3), nn.GroupNorm(1, 3), nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("make, match", [(group_norm, "GroupNorm"), (BareParameter, "BareParameter"),
                                          (Tied, "called 2 times"), (SideUse, "differs from autograd")])
 def test_layerwise_refuses_what_it_does_not_cover_and_auto_falls_back_loudly(make, match) -> None:
     torch.manual_seed(5)
@@ -188,6 +232,18 @@ def test_layerwise_refuses_what_it_does_not_cover_and_auto_falls_back_loudly(mak
     with pytest.warns(UserWarning, match=match):
         auto = empirical_ntk(model, x, method="auto")
     torch.testing.assert_close(auto, brute_force(model, x, x), rtol=1e-6, atol=1e-10)
+
+
+def test_the_vit_probe_takes_the_layerwise_route_without_a_warning() -> None:
+    torch.manual_seed(7)
+    x = torch.rand(4, 1, 14, 14, dtype=torch.float64)
+    model = build_model("vit_tiny", n_classes=3, in_shape=(1, 14, 14), widths=(4, 2)).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        theta, theta_h = ntk_probe(model, x)
+    torch.testing.assert_close(theta, ntk_probe(model, x, method="jacobian")[0], rtol=1e-9, atol=1e-12)
+    features = brute_force(model, x, x, output_fn=lambda m, xx: m.features(xx)).diagonal(dim1=2, dim2=3)
+    torch.testing.assert_close(theta_h, features, rtol=1e-9, atol=1e-12)
 
 
 def test_probe_and_feature_kernel_match_output_fns() -> None:

@@ -110,3 +110,33 @@ def test_default_loss_leaves_the_config_unchanged(tmp_path) -> None:
     assert config_hash(CONFIG) != config_hash({**CONFIG, "loss": "mse"})  # why the key is added only when not MSE
     with pytest.raises(ValueError, match="unknown loss"):
         paper_a.run_config({**CONFIG, "loss": "hinge"}, tmp_path)
+
+
+def test_part_kernels_add_up_to_the_probe_and_leave_the_model_trainable(tmp_path) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(24, 1, 14, 14, dtype=torch.float64)
+    y = torch.arange(24) // 6  # 4 classes of 6, class-sorted
+    model = build_model("vit_tiny", n_classes=4, in_shape=(1, 14, 14), widths=(4, 1), init="torch").double()
+    model.body[2].offset.requires_grad_(False)  # a frozen parameter stays out of every part and stays frozen
+    # every trainable parameter in exactly one part (body.1: patch embedding, body.4: final LayerNorm)
+    parts = ["attention", "mlp", "norm", "body.1.", "body.4.", "classifier"]
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert all(sum(part in n for part in parts) == 1 for n in names)
+    rec = paper_a.part_probe(model, x, y, parts)
+    whole = paper_a.probe(model, x, y, (x, y), 4)
+    total = np.sum([rec[f"gamma_{part}"] for part in parts], axis=0)
+    np.testing.assert_allclose(total, whole["gamma"], rtol=1e-10)
+    assert [p.requires_grad for p in model.parameters()] == [n in names for n, _ in model.named_parameters()]
+    with pytest.raises(ValueError, match="names no trainable parameter"):
+        paper_a.part_probe(model, x, y, ["offset"])
+    with pytest.raises(TypeError, match="list of non-empty strings"):
+        paper_a.part_probe(model, x, y, "attention")
+    assert model.body[2].offset.requires_grad is False
+
+
+def test_a_run_with_probe_parts_records_them(tmp_path) -> None:
+    torch.set_num_threads(1)
+    config = {"model": "vit_tiny", "data": "mnist5k_14", "init": "flax", "lr": 0.03, "epochs": 1, "probe_every": 1,
+              "train_per_class": 12, "test_per_class": 2, "widths": [4, 1], "probe_parts": ["attention"]}
+    history = paper_a.run_config(config, tmp_path)["history"]
+    assert all(len(h["gamma_attention"]) == 3 and 0 <= h["attention_dist_to_Y"] <= 1 for h in history)
