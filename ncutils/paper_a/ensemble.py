@@ -38,6 +38,7 @@ from ncutils.paper_a.training import CONFIG_KEYS, DEFAULTS, lr_milestones, predi
 __all__ = ["MEMBER_KEYS", "StackedMLP", "grid_records", "group_configs", "member_records", "run_group", "stackable"]
 
 MEMBER_KEYS = ("init", "lr", "weight_decay", "seed")  # what may differ between the members of a group
+UNSUPPORTED = ("probe_parts",)  # run_config keys a group does not implement: they must keep their defaults
 MOMENTUM = 0.9  # the recipe's Nesterov momentum (training._optimizer)
 CHECKPOINT_SECONDS = 60.0  # a group checkpoints at its checkpoint epochs, but at most once a minute (pickling is slow)
 
@@ -184,6 +185,10 @@ def _check_group(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(values) > 1:
             raise ValueError(f"the members of a group must share {k!r} (got {sorted(values)}); only {MEMBER_KEYS} "
                              "may differ: split the configs with group_configs")
+    for k in UNSUPPORTED:
+        if cfgs[0][k] != DEFAULTS[k]:
+            raise ValueError(f"groups do not implement {k!r} (got {cfgs[0][k]!r}): run such configs one by one with "
+                             "run_config")
     if cfgs[0]["device"] != "cpu":
         raise ValueError("groups train on the CPU (device='cpu'); on a GPU run the configs one by one with run_config")
     return cfgs
@@ -274,8 +279,10 @@ def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
 
 
 def stackable(config: dict[str, Any]) -> bool:
-    """Whether a :func:`run_config` configuration can train in a group: an ``mlp`` on the CPU."""
-    return config["model"] == "mlp" and {**DEFAULTS, **config}["device"] == "cpu"
+    """Whether a :func:`run_config` configuration can train in a group: an ``mlp`` on the CPU, with the
+    :data:`UNSUPPORTED` keys at their defaults."""
+    cfg = {**DEFAULTS, **config}
+    return cfg["model"] == "mlp" and cfg["device"] == "cpu" and all(cfg[k] == DEFAULTS[k] for k in UNSUPPORTED)
 
 
 def group_configs(configs: Sequence[dict[str, Any]], max_members: int) -> list[dict[str, Any]]:

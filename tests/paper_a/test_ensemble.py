@@ -93,5 +93,8 @@ def test_group_refuses_mixed_or_unstackable_members(tmp_path) -> None:
     with pytest.raises(ValueError, match="cannot be stacked"):
         ensemble.run_group({"members": [dict(BASE, model="resnet8_w8", data="mnist5k_14", init="flax", lr=0.1,
                                              seed=0, widths=None)]}, tmp_path)
+    with pytest.raises(ValueError, match="do not implement 'probe_parts'"):
+        ensemble.run_group({"members": [dict(MEMBERS[0], probe_parts=["body"])]}, tmp_path)
+    assert not ensemble.stackable(dict(MEMBERS[0], probe_parts=["body"])) and ensemble.stackable(MEMBERS[0])
     with pytest.raises(ValueError, match="groups train on the CPU"):
         ensemble.run_group({"members": [dict(MEMBERS[0], device="cuda")]}, tmp_path)
