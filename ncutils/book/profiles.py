@@ -33,6 +33,8 @@ _MNIST, _FASHION = dict(train_per_class=5412, test_per_class=892), dict(train_pe
 PAPER_A_SIZES = {"mnist": _MNIST, "mnist_32": _MNIST, "fashion_mnist": _FASHION, "fashion_mnist_32": _FASHION,
                  "cifar10": dict(train_per_class=5000, test_per_class=1000)}
 _MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=250, train_per_class=150, test_per_class=20)
+# chapter e01's MLP: a07's on digits, 140 train images per majority class (divisible by 20/10/4/2 per batch)
+_MLP_E01 = dict(model="mlp", data="digits", train_per_class=140, test_per_class=20, batch_per_class=20, n_classes=10)
 _RESNET_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=200, probe_every=50, train_per_class=400,
                    test_per_class=100)
 
@@ -198,12 +200,19 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "d_narrow": 60, "t_max": 500.0},
     },
     "e01_imbalanced_classes": {
+        # training: the MLP part of a07 on imbalanced digits (lrs × the three inits, for each of training_ratios;
+        # classes 0-4 keep train_per_class samples, classes 5-9 get train_per_class / ratio); 20 per batch for a
+        # majority class so that every ratio's share of a batch is a whole number (20, 10, 4, 2)
         "smoke": {"n_classes": 4, "m_major": 20, "ratios": [1, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
-                  "t_max": 100.0, "spectrum_draws": 5},
+                  "t_max": 100.0, "spectrum_draws": 5, "workers": 2, "training_ratios": [1, 10],
+                  "training": dict(_MLP_E01, epochs=20, probe_every=10, lrs=[0.3])},
         "cpu": {"n_classes": 4, "m_major": 20, "ratios": [1, 2, 5, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
-                "t_max": 1000.0, "spectrum_draws": 200},
+                "t_max": 1000.0, "spectrum_draws": 200, "workers": 2, "training_ratios": [1, 2, 5, 10],
+                "training": dict(_MLP_E01, epochs=600, probe_every=150, lrs=[0.01, 0.3])},
         "paper": {"n_classes": 10, "m_major": 100, "ratios": [1, 2, 5, 10, 50], "n_features": 32,
-                  "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000},
+                  "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000, "workers": 2,
+                  "training_ratios": [1, 2, 5, 10],
+                  "training": dict(_MLP_E01, epochs=1500, probe_every=250, lrs=[0.01, 0.03, 0.1, 0.3, 1.0])},
     },
     "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
         "smoke": {"table": "data/bench/empirical_ntk.csv"},

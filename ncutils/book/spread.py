@@ -3,6 +3,8 @@
 - A std is the population std (ddof = 0), as the official plots' ``np.std``: bands and tables use it.
 - The standard error of the mean of n values is that std / √(n − 1), which equals the sample std
   (ddof = 1) / √n.
+- A claim that a rank correlation is negative beyond chance uses the one-sided permutation p-value of
+  Spearman's ρ (:func:`spearman_permutation_p`).
 - A claim about a mean uses the two-sided Student-t half-width t_{(1+level)/2, n−1} × standard error,
   so that its threshold comes from the draws themselves, not from a pilot run.
 """
@@ -15,7 +17,7 @@ import numpy as np
 
 from ncutils.core.checks import as_float64, real_scalar
 
-__all__ = ["halfwidth", "standard_error", "std"]
+__all__ = ["halfwidth", "spearman_permutation_p", "standard_error", "std"]
 
 
 def _values(values: Any, minimum: int) -> np.ndarray:
@@ -45,3 +47,20 @@ def halfwidth(values: Any, level: float = 0.999) -> float:
         raise ValueError(f"level must be in (0, 1), got {level}: e.g. 0.999")
     v = _values(values, 2)
     return float(t.ppf((1 + level) / 2, v.size - 1) * standard_error(v))
+
+
+def spearman_permutation_p(x: Any, y: Any, n_permutations: int = 2000, seed: int = 0) -> float:
+    """One-sided p-value of Spearman(x, y) being this negative under random pairing: (1 + #{ρ_perm ≤ ρ})/(n + 1)
+    over ``n_permutations`` seeded permutations of ``y`` (the add-one estimate, never 0)."""
+    from scipy.stats import spearmanr
+
+    x, y = _values(x, 3), _values(y, 3)
+    if x.size != y.size:
+        raise ValueError(f"x and y must pair up: got {x.size} and {y.size} values")
+    n = int(n_permutations)
+    if n < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations}")
+    rng = np.random.default_rng(seed)
+    rho = spearmanr(x, y).statistic
+    null = np.array([spearmanr(x, rng.permutation(y)).statistic for _ in range(n)])
+    return float((1 + np.sum(null <= rho)) / (n + 1))

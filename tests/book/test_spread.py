@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ncutils.book.spread import halfwidth, standard_error, std
+from ncutils.book.spread import halfwidth, spearman_permutation_p, standard_error, std
 
 
 def test_conventions() -> None:
@@ -31,3 +31,16 @@ def test_bad_input() -> None:
         halfwidth([1.0, 2.0], level=1.5)
     with pytest.raises(ValueError, match="finite|NaN"):
         std([1.0, np.nan])
+
+
+def test_spearman_permutation_p() -> None:
+    x = np.arange(10.0)
+    assert spearman_permutation_p(x, -x, 500) == pytest.approx(1 / 501)  # no permutation is as negative (1/10! chance)
+    assert spearman_permutation_p(x, x, 500) == pytest.approx(1.0)
+    noise = np.random.default_rng(0).standard_normal(10)
+    p = spearman_permutation_p(x, noise, 2000, seed=3)
+    assert p == spearman_permutation_p(x, noise, 2000, seed=3) and 0 < p < 1
+    with pytest.raises(ValueError, match="pair up"):
+        spearman_permutation_p(x, x[:5])
+    with pytest.raises(ValueError, match="at least 3"):
+        spearman_permutation_p(x[:2], x[:2])

@@ -110,3 +110,25 @@ def test_default_loss_leaves_the_config_unchanged(tmp_path) -> None:
     assert config_hash(CONFIG) != config_hash({**CONFIG, "loss": "mse"})  # why the key is added only when not MSE
     with pytest.raises(ValueError, match="unknown loss"):
         paper_a.run_config({**CONFIG, "loss": "hinge"}, tmp_path)
+
+
+def test_class_sizes_train_on_an_imbalanced_split_and_probe_per_class(tmp_path) -> None:
+    from ncutils.core.versioning import config_hash
+
+    torch.set_num_threads(1)
+    assert paper_a.DEFAULTS["class_sizes"] is None and "class_sizes" not in CONFIG  # existing store keys unchanged
+    assert config_hash(CONFIG) != config_hash({**CONFIG, "class_sizes": None})  # why the key is added only when used
+    sizes = [40, 40, 40, 40, 40, 8, 8, 8, 8, 8]
+    result = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "batch_per_class": 10,
+                                 "class_sizes": sizes}, tmp_path / "a")
+    last = result["history"][-1]
+    assert last["class_counts"] == [10] * 5 + [2] * 5  # the probe batch keeps the shares
+    assert np.array(last["class_mean_gram"]).shape == np.array(last["classifier_gram"]).shape == (10, 10)
+    assert len(last["class_within_sq"]) == len(last["test_accuracy_per_class"]) == 10
+    assert last["alpha"] is None and 0 < last["invariant_alignment"] <= 1
+    # the ratio-1 control goes through the same estimators (sized=True) as the imbalanced runs
+    control = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "class_sizes": [40] * 10}, tmp_path / "b")
+    assert "class_mean_gram" in control["history"][-1] and control["history"][-1]["alpha"] is None
+    plain = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2}, tmp_path / "c")
+    assert "class_mean_gram" not in plain["history"][-1] and plain["history"][-1]["alpha"] is not None
+    assert control["train_accuracy"] == plain["train_accuracy"]  # same data and batches: only the probe differs
