@@ -30,8 +30,8 @@ from ncutils.models import build_model
 from ncutils.paper_a.imbalanced import sized_invariant, sized_invariant_alignment
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config",
-           "run_frames", "train_epoch", "training_loss"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "class_geometry", "history_frame", "mse", "predict",
+           "probe", "run_config", "run_frames", "train_epoch", "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
@@ -267,3 +267,39 @@ def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
                        **{col: end[key] for col, key in FINAL_COLUMNS.items()},
                        "NTK alignment": 1 - end["gamma_dist_to_Y"], "alpha": end["alpha"]})
     return pd.DataFrame(finals), pd.DataFrame(curves)
+
+
+def _mean_cosine(gram: np.ndarray, rows: np.ndarray) -> float:
+    """Mean cosine over the distinct pairs of ``rows`` (indices) of vectors given by their Gram matrix."""
+    g = gram[np.ix_(rows, rows)]
+    norms = np.sqrt(np.diag(g))
+    cos = g / np.outer(norms, norms)
+    return float(cos[~np.eye(len(rows), dtype=bool)].mean())
+
+
+def class_geometry(record: dict[str, Any], minority: np.ndarray) -> dict[str, float]:
+    """Minority against majority classes in one probe of a ``class_sizes`` run (chapter e01; minority collapse,
+    Fang et al. 2021): mean pairwise cosines of the centred class means and of the classifier rows within each
+    group and between them, the ratios minority/majority of mean lengths (class means, classifier rows), each
+    group's mean NC1 term (a class's mean squared distance to its mean over ‖M̃‖²/C, so that NC1_rel is their
+    sample-weighted mean), and each group's mean test accuracy. ``minority``: a boolean mask over the classes."""
+    minority = np.asarray(minority, dtype=bool)
+    if "class_mean_gram" not in record:
+        raise ValueError("this probe has no per-class extras: class_geometry needs a run with class_sizes")
+    G, V = np.asarray(record["class_mean_gram"]), np.asarray(record["classifier_gram"])
+    if minority.shape != (len(G),) or minority.sum() < 2 or (~minority).sum() < 2:
+        raise ValueError(f"minority must be a boolean mask over the {len(G)} classes with at least 2 classes on each "
+                         f"side, got {minority.tolist()}")
+    minor, major = np.flatnonzero(minority), np.flatnonzero(~minority)
+    mean_len, w_len = np.sqrt(np.diag(G)), np.sqrt(np.diag(V))
+    nc1_terms = np.asarray(record["class_within_sq"]) / (np.trace(G) / len(G))
+    acc = np.asarray(record["test_accuracy_per_class"])
+    cos_g, cos_v = G / np.outer(mean_len, mean_len), V / np.outer(w_len, w_len)
+    return {"cos(minor, minor)": _mean_cosine(G, minor), "cos(major, major)": _mean_cosine(G, major),
+            "cos(major, minor)": float(cos_g[np.ix_(major, minor)].mean()),
+            "cos(w minor, w minor)": _mean_cosine(V, minor), "cos(w major, w major)": _mean_cosine(V, major),
+            "cos(w major, w minor)": float(cos_v[np.ix_(major, minor)].mean()),
+            "minor/major mean norm": float(mean_len[minor].mean() / mean_len[major].mean()),
+            "minor/major ‖w_c‖": float(w_len[minor].mean() / w_len[major].mean()),
+            "NC1 term minor": float(nc1_terms[minor].mean()), "NC1 term major": float(nc1_terms[major].mean()),
+            "test acc minor": float(acc[minor].mean()), "test acc major": float(acc[major].mean())}

@@ -136,11 +136,14 @@ def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(cap
 def test_imbalanced_training_plans_each_ratio_with_the_minority_in_the_second_half() -> None:
     configs = plan("e01_imbalanced_classes", "cpu", seed=0)[0].configs
     cfg = resolve("e01_imbalanced_classes", "cpu")
-    assert len(configs) == len(cfg["training_ratios"]) * len(INITS) * len(cfg["training"]["lrs"])
-    major = cfg["training"]["train_per_class"]
+    part = cfg["training"]["mlp"]
+    assert len(configs) == len(cfg["training_ratios"]) * len(INITS) * len(part["lrs"])
+    major = part["train_per_class"]
     assert sorted({tuple(c["class_sizes"]) for c in configs}) == sorted(
         tuple([major] * 5 + [major // r] * 5) for r in cfg["training_ratios"])
-    assert all(major // r * cfg["training"]["batch_per_class"] % major == 0 for r in cfg["training_ratios"])  # whole shares
+    for part in resolve("e01_imbalanced_classes", "paper")["training"].values():  # whole shares of a batch
+        assert all(part["train_per_class"] // r * part["batch_per_class"] % part["train_per_class"] == 0
+                   for r in resolve("e01_imbalanced_classes", "paper")["training_ratios"])
     assert {c["seed"] for c in configs} == {0}
     with pytest.raises(ValueError, match="divisible"):
         from ncutils.book.experiments.paper_a import imbalanced_class_sizes

@@ -132,3 +132,21 @@ def test_class_sizes_train_on_an_imbalanced_split_and_probe_per_class(tmp_path) 
     plain = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2}, tmp_path / "c")
     assert "class_mean_gram" not in plain["history"][-1] and plain["history"][-1]["alpha"] is not None
     assert control["train_accuracy"] == plain["train_accuracy"]  # same data and batches: only the probe differs
+
+
+def test_class_geometry_of_a_known_configuration() -> None:
+    # (centred) class means: majority 0, 1 antipodal on e1 (length 2); minority 2, 3 at 90° (length 1)
+    M = np.array([[2.0, 0, 0], [-2.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    W = np.array([[1.0, 0, 0], [-1.0, 0, 0], [0, 0.5, 0], [0, 0.5, 0]])  # minority rows equal: collapsed
+    rec = {"class_mean_gram": (M @ M.T).tolist(), "classifier_gram": (W @ W.T).tolist(),
+           "class_within_sq": [0.5, 0.5, 1.0, 1.0], "test_accuracy_per_class": [1.0, 1.0, 0.5, 0.0]}
+    g = paper_a.class_geometry(rec, np.array([False, False, True, True]))
+    assert g["cos(major, major)"] == pytest.approx(-1) and g["cos(minor, minor)"] == pytest.approx(0)
+    assert g["cos(w minor, w minor)"] == pytest.approx(1) and g["cos(w major, w major)"] == pytest.approx(-1)
+    assert g["minor/major mean norm"] == pytest.approx(0.5) and g["minor/major ‖w_c‖"] == pytest.approx(0.5)
+    # a class's NC1 term: its mean squared distance over tr(Gram)/C = (4 + 4 + 1 + 1)/4
+    assert g["NC1 term minor"] == pytest.approx(1.0 / 2.5) and g["test acc minor"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="at least 2 classes on each side"):
+        paper_a.class_geometry(rec, np.array([True, False, False, False]))
+    with pytest.raises(ValueError, match="per-class extras"):
+        paper_a.class_geometry({}, np.array([False, False, True, True]))

@@ -48,11 +48,13 @@ def imbalanced_class_sizes(n_classes: int, majority: int, ratio: int) -> list[in
 
 
 def imbalanced_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter e01: the ``training`` part (lrs × the three inits, the chapter's seed) on each imbalance ratio
-    of ``training_ratios``, with ``class_sizes`` from :func:`imbalanced_class_sizes` (ratio 1: balanced sizes
-    given explicitly, so that every run goes through the same batches and probe)."""
-    spec = dict(cfg["training"])
-    n_classes = spec.pop("n_classes")
-    configs = [{**c, "class_sizes": imbalanced_class_sizes(n_classes, spec["train_per_class"], ratio)}
-               for ratio in cfg["training_ratios"] for c in sweep_part(spec, seed)]
+    """Chapter e01: each part of ``training`` (its lrs × the three inits, the chapter's seed) on each imbalance
+    ratio of ``training_ratios``, with ``class_sizes`` from :func:`imbalanced_class_sizes` (ratio 1: the balanced
+    sizes given explicitly, so that every run goes through the same batches and probe)."""
+    configs = []
+    for spec in cfg["training"].values():
+        spec = dict(spec)
+        n_classes = spec.pop("n_classes")
+        configs += [{**c, "class_sizes": imbalanced_class_sizes(n_classes, spec["train_per_class"], ratio)}
+                    for ratio in cfg["training_ratios"] for c in sweep_part(spec, seed)]
     return [Grid("e01_imbalanced_classes", run_config, configs)]
