@@ -40,7 +40,7 @@
 #   imbalance ratios $\rho$; `smoke` uses $\rho\in\{1, 10\}$, $t\le 100$ and 5 random spectra
 #   (`cpu`: $\rho \in\{1,2,5,10\}$, $t \le 1000$, 200 spectra). Training: the MLP on scikit-learn digits
 #   only, fewer epochs and learning rates than a07 (`training` in `ncutils/book/profiles.py`; the ResNet8 on
-#   MNIST-5k and a07's five learning rates only at `paper`); `smoke` runs 6 runs of 20 epochs, where no run
+#   MNIST-5k and a07's five learning rates only at `paper`); `smoke` runs 6 runs of 10 epochs, where no run
 #   reaches NC.
 # :::
 #
@@ -339,7 +339,7 @@ minority = np.arange(n_train_classes) >= n_train_classes // 2
 final = pd.concat([final, pd.DataFrame([class_geometry(r["result"]["history"][-1], minority) for r in ok])], axis=1)
 NC_BELOW, NO_NC_ABOVE = 1e-2, 0.1  # a07's groups: final NC1_rel of the runs with / without NC
 final["group"] = np.select([final["NC1_rel"] < NC_BELOW, final["NC1_rel"] > NO_NC_ABOVE], ["NC", "no NC"], "between")
-SMOKE = {"smoke": "6 runs of 20 epochs: no run reaches NC"}
+SMOKE = {"smoke": "6 runs of 10 epochs: no run reaches NC"}
 final.set_index(["setting", "ratio", "init", "lr"])[
     ["train acc", "test acc", "test acc minor", "NC1_rel", "NC2", "NC3", "invariant alignment", "group"]].round(4)
 
@@ -372,20 +372,20 @@ plt.tight_layout()
 plt.show()
 
 # %%
-for rho, sub in final.groupby("ratio"):
+for (setting, rho), sub in final.groupby(["setting", "ratio"]):
     with_nc, without = sub[sub["group"] == "NC"], sub[sub["group"] == "no NC"]
-    ch.claim(f"alignment-separates-ratio{rho}", f"ratio {rho}: every run with NC (NC1_rel < {NC_BELOW:g}) has a larger "
+    ch.claim(f"alignment-separates-{setting}-ratio{rho}", f"{setting}, ratio {rho}: every run with NC (NC1_rel < {NC_BELOW:g}) has a larger "
              f"invariant alignment than every run without (NC1_rel > {NO_NC_ABOVE:g}): smallest NC − largest non-NC "
              "alignment", source="extension",
              **measured(lambda a, b: a["invariant alignment"].min() - b["invariant alignment"].max(), with_nc, without,
                         empty="no run with NC or none without: nothing to separate"),
              op=">", bound=0.0, not_expected=SMOKE)
-imbalanced = final[final["ratio"] > 1]
-ch.claim("alignment-ranks-nc1-imbalanced", "over all runs with ratio > 1, Spearman(invariant alignment, NC1_rel) is "
-         "negative beyond chance: its one-sided permutation p-value", source="extension",
-         **measured(lambda g: spearman_permutation_p(g["invariant alignment"], g["NC1_rel"], 2000, seed), imbalanced,
-                    need=3, empty="fewer than 3 imbalanced runs: a rank correlation needs 3"),
-         op="<", bound=0.05, not_expected=SMOKE)
+for setting, sub in final[final["ratio"] > 1].groupby("setting"):
+    ch.claim(f"alignment-ranks-nc1-{setting}", f"{setting}, all runs with ratio > 1: Spearman(invariant alignment, "
+             "NC1_rel) is negative beyond chance: its one-sided permutation p-value", source="extension",
+             **measured(lambda g: spearman_permutation_p(g["invariant alignment"], g["NC1_rel"], 2000, seed), sub,
+                        need=3, empty="fewer than 3 imbalanced runs: a rank correlation needs 3"),
+             op="<", bound=0.05, not_expected=SMOKE)
 
 # %% [markdown]
 # ### Over training
@@ -425,7 +425,7 @@ geometry_cols = ["cos(minor, minor)", "cos(major, major)", "cos(w minor, w minor
                  "minor/major mean norm", "minor/major ‖w_c‖", "NC1 term minor", "NC1 term major", "test acc minor",
                  "test acc major"]
 nc_final = final[final["group"] == "NC"]
-nc_final.groupby("ratio")[geometry_cols].mean().T.round(3)
+nc_final.groupby(["setting", "ratio"])[geometry_cols].mean().T.round(3)
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
@@ -434,10 +434,10 @@ panels = [("cos(minor, minor)", "cos(major, major)", "cosine of centred class me
           ("minor/major mean norm", "minor/major ‖w_c‖", "length ratio minority/majority"),
           ("test acc minor", "test acc major", "test accuracy")]
 for ax, (a, b, title) in zip(axes, panels):
-    for (init, lr_), sub in nc_final.groupby(["init", "lr"]):
+    for (setting, init, lr_), sub in nc_final.groupby(["setting", "init", "lr"]):
         sub = sub.sort_values("ratio")
-        ax.plot(sub["ratio"], sub[a], styles[init], marker="o", color="C3", label=f"{a}, {init}, lr {lr_}")
-        ax.plot(sub["ratio"], sub[b], styles[init], marker="s", color="C0", label=f"{b}, {init}, lr {lr_}")
+        ax.plot(sub["ratio"], sub[a], styles[init], marker="o", color="C3", label=f"{a}, {setting}, {init}, lr {lr_}")
+        ax.plot(sub["ratio"], sub[b], styles[init], marker="s", color="C0", label=f"{b}, {setting}, {init}, lr {lr_}")
     ax.set(xscale="log", xlabel="imbalance ratio ρ", title=title)
 axes[0].legend(fontsize=6)
 plt.tight_layout()
@@ -445,24 +445,25 @@ plt.show()
 
 # %%
 top = max(ratios_run) if ratios_run else None
-pairs = pd.DataFrame()
-if ratios_run and 1 in ratios_run and top > 1:
-    ends = {q: nc_final[nc_final["ratio"] == q].set_index(["init", "lr"]) for q in (1, top)}
-    pairs = ends[top][geometry_cols].sub(ends[1][geometry_cols]).dropna()  # (init, lr) with NC at both ratios
-no_pair = f"no (init, lr) with NC at both ratio 1 and ratio {top}"
-for cid, col, op, what in (
-        ("minority-classifiers-closer", "cos(w minor, w minor)", ">", "the mean cosine between minority classifier rows "
-         "rises (minority collapse); smallest paired increase"),
-        ("minority-means-closer", "cos(minor, minor)", ">", "the mean cosine between minority class means rises (as in "
-         "the flow); smallest paired increase"),
-        ("minority-accuracy-drops", "test acc minor", "<", "the minority's test accuracy drops; largest paired change")):
-    ch.claim(cid, f"runs with NC, ratio {top} against ratio 1 (same init and lr): {what}", source="extension",
-             **measured(lambda g, col=col, op=op: g[col].min() if op == ">" else g[col].max(), pairs, empty=no_pair),
-             op=op, bound=0.0, not_expected=SMOKE)
-ch.claim("minority-means-longer-trained", "runs with NC and ratio > 1: the minority class means are longer than the "
-         "majority ones, as in the flow (smallest ratio of mean lengths)", source="extension",
-         **measured(lambda g: g["minor/major mean norm"].min(), nc_final[nc_final["ratio"] > 1],
-                    empty="no imbalanced run with NC"), op=">", bound=1.0, not_expected=SMOKE)
+for setting in final["setting"].unique():
+    runs_nc = nc_final[nc_final["setting"] == setting]
+    ends = {q: runs_nc[runs_nc["ratio"] == q].set_index(["init", "lr"])[geometry_cols] for q in (1, top)}
+    pairs = ends[top].sub(ends[1]).dropna()  # the (init, lr) with NC at both ratios
+    no_pair = f"no (init, lr) with NC at both ratio 1 and ratio {top}"
+    for cid, col, op, what in (
+            ("minority-classifiers-closer", "cos(w minor, w minor)", ">", "the mean cosine between minority classifier "
+             "rows rises (minority collapse); smallest paired increase"),
+            ("minority-means-closer", "cos(minor, minor)", ">", "the mean cosine between minority class means rises "
+             "(as in the flow); smallest paired increase"),
+            ("minority-accuracy-drops", "test acc minor", "<", "the minority's test accuracy drops; largest paired "
+             "change")):
+        ch.claim(f"{cid}-{setting}", f"{setting}, runs with NC, ratio {top} against ratio 1 (same init and lr): {what}",
+                 source="extension", **measured(lambda g, col=col, op=op: g[col].min() if op == ">" else g[col].max(),
+                                                 pairs, empty=no_pair), op=op, bound=0.0, not_expected=SMOKE)
+    ch.claim(f"minority-means-longer-trained-{setting}", f"{setting}, runs with NC and ratio > 1: the minority class "
+             "means are longer than the majority ones, as in the flow (smallest ratio of mean lengths)",
+             source="extension", **measured(lambda g: g["minor/major mean norm"].min(), runs_nc[runs_nc["ratio"] > 1],
+                                            empty="no imbalanced run with NC"), op=">", bound=1.0, not_expected=SMOKE)
 
 # %%
 ch.finish()

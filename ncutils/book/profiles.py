@@ -206,7 +206,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # digits (a07's cpu MLP); the ResNet8 on MNIST-5k only at paper (the cpu budget)
         "smoke": {"n_classes": 4, "m_major": 20, "ratios": [1, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
                   "t_max": 100.0, "spectrum_draws": 5, "workers": 2, "training_ratios": [1, 10],
-                  "training": {"mlp": dict(_MLP_E01, epochs=20, probe_every=10, lrs=[0.3])}},
+                  "training": {"mlp": dict(_MLP_E01, epochs=10, probe_every=10, lrs=[0.3])}},
         "cpu": {"n_classes": 4, "m_major": 20, "ratios": [1, 2, 5, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
                 "t_max": 1000.0, "spectrum_draws": 200, "workers": 2, "training_ratios": [1, 2, 5, 10],
                 "training": {"mlp": dict(_MLP_E01, epochs=600, probe_every=150, lrs=[0.01, 0.3])}},
