@@ -37,6 +37,8 @@ _MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=50, train_p
 # (chosen in a07's section "How the CNN setting was chosen" from the trials in data/a07_cnn_trials/)
 _CNN_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=400, probe_every=50, train_per_class=200,
                 test_per_class=100, inits=["flax"])
+# chapter e01's MLP: a07's on digits, 140 train images per majority class (divisible by 20/10/4/2 per batch)
+_MLP_E01 = dict(model="mlp", data="digits", train_per_class=140, test_per_class=20, batch_per_class=20, n_classes=10)
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # ---------------------------------------------------------------- paper A
@@ -218,12 +220,24 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "d_narrow": 60, "t_max": 500.0},
     },
     "e01_imbalanced_classes": {
+        # training: parts as in a07 (lrs × the three inits) on imbalanced splits, for each of training_ratios:
+        # classes 0-4 keep train_per_class samples, classes 5-9 get train_per_class / ratio; 20 per batch for a
+        # majority class so that every ratio's share of a batch is a whole number (20, 10, 4, 2). The MLP on
+        # digits (a07's cpu MLP); the ResNet8 on MNIST-5k only at paper (the cpu budget)
         "smoke": {"n_classes": 4, "m_major": 20, "ratios": [1, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
-                  "t_max": 100.0, "spectrum_draws": 5},
+                  "t_max": 100.0, "spectrum_draws": 5, "workers": 2, "training_ratios": [1, 10],
+                  "training": {"mlp": dict(_MLP_E01, epochs=10, probe_every=10, lrs=[0.3])}},
         "cpu": {"n_classes": 4, "m_major": 20, "ratios": [1, 2, 5, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
-                "t_max": 1000.0, "spectrum_draws": 200},
+                "t_max": 1000.0, "spectrum_draws": 200, "workers": 2, "training_ratios": [1, 2, 5, 10],
+                "training": {"mlp": dict(_MLP_E01, epochs=600, probe_every=150, lrs=[0.01, 0.3])}},
         "paper": {"n_classes": 10, "m_major": 100, "ratios": [1, 2, 5, 10, 50], "n_features": 32,
-                  "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000},
+                  "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000, "workers": 2,
+                  "training_ratios": [1, 2, 5, 10],
+                  "training": {"mlp": dict(_MLP_E01, epochs=1500, probe_every=250, lrs=[0.01, 0.03, 0.1, 0.3, 1.0]),
+                               # a07's ResNet8 part: 400 per majority class, shares 20/10/4/2 per batch again
+                               "resnet": dict(model="resnet8_w8", data="mnist5k_14", epochs=200, probe_every=50,
+                                              train_per_class=400, test_per_class=100, batch_per_class=20,
+                                              n_classes=10, lrs=[0.03, 0.3])}},
     },
     "z01_performance": {  # renders the committed benchmark table; `make bench` measures it again
         "smoke": {"table": "data/bench/empirical_ntk.csv"},

@@ -3,6 +3,8 @@
 - A std is the population std (ddof = 0), as the official plots' ``np.std``: bands and tables use it.
 - The standard error of the mean of n values is that std / √(n − 1), which equals the sample std
   (ddof = 1) / √n.
+- A claim that a rank correlation is negative beyond chance uses the one-sided permutation p-value of
+  Spearman's ρ (:func:`ncutils.book.rankstats.spearman_permutation_p`).
 - A claim about a mean uses the two-sided Student-t half-width t_{(1+level)/2, n−1} × standard error,
   so that its threshold comes from the draws themselves, not from a pilot run.
 """

@@ -168,3 +168,40 @@ def balanced_batches(y: np.ndarray, per_class: int, epoch: int, seed: int) -> It
         raise ValueError(f"a class has fewer than {per_class} samples: no balanced batch can be formed")
     for b in range(n_batches):
         yield np.concatenate([p[b * per_class : (b + 1) * per_class] for p in pools])
+
+
+def imbalanced_subset(data: ImageData, class_sizes: list[int] | tuple[int, ...], seed: int) -> ImageData:
+    """A random subset of ``class_sizes[c]`` samples of class c (classes in sorted order), class-sorted:
+    an imbalanced train split cut from a balanced one (issue 16, chapter e01). Drawn with ``seed + 2``
+    (the balanced split uses ``seed`` and ``seed + 1``)."""
+    classes, counts = np.unique(data.y, return_counts=True)
+    sizes = tuple(class_sizes)
+    if len(sizes) != len(classes):
+        raise ValueError(f"class_sizes has {len(sizes)} entries but the data has {len(classes)} classes: "
+                         "give one size per class")
+    for c, (size, available) in enumerate(zip(sizes, counts)):
+        if int(size) != size or not 1 <= size <= available:
+            raise ValueError(f"class_sizes[{c}] = {size}: must be an integer in 1..{available} (the class's samples)")
+    rng = np.random.default_rng(seed + 2)
+    idx = np.concatenate([np.sort(rng.choice(np.flatnonzero(data.y == c), int(s), replace=False))
+                          for c, s in zip(classes, sizes)])
+    return ImageData(data.x[idx], data.y[idx])
+
+
+def proportional_batches(y: np.ndarray, per_class: int, epoch: int, seed: int) -> Iterator[np.ndarray]:
+    """Index batches in which every class keeps its share of the data: class c of m_c samples contributes
+    k_c = round(per_class · m_c / m_max) samples (≥ 1) to each of B = min_c ⌊m_c / k_c⌋ batches, class-sorted,
+    reshuffled every epoch; what does not fill a batch is dropped. Our generalisation of the official
+    "exactly 12 per class" (chapter e01): the largest class gives ``per_class`` per batch, and on balanced
+    labels the batches are those of :func:`balanced_batches` (same seed and epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    classes, counts = np.unique(y, return_counts=True)
+    pools = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    k = np.floor(per_class * counts / counts.max() + 0.5).astype(int)
+    if k.min() < 1:
+        c = int(np.argmin(k))
+        raise ValueError(f"class {classes[c]} has {counts[c]} samples against {counts.max()} in the largest class: its "
+                         f"share of a batch of {per_class} per largest class rounds to 0; raise per_class")
+    n_batches = int(np.min(counts // k))
+    for b in range(n_batches):
+        yield np.concatenate([p[b * kc : (b + 1) * kc] for p, kc in zip(pools, k)])

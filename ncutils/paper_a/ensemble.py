@@ -38,7 +38,7 @@ from ncutils.paper_a.training import CONFIG_KEYS, DEFAULTS, lr_milestones, predi
 __all__ = ["MEMBER_KEYS", "StackedMLP", "grid_records", "group_configs", "member_records", "run_group", "stackable"]
 
 MEMBER_KEYS = ("init", "lr", "weight_decay", "seed")  # what may differ between the members of a group
-UNSUPPORTED = ("probe_parts",)  # run_config keys a group does not implement: they must keep their defaults
+UNSUPPORTED = ("probe_parts", "class_sizes")  # run_config keys a group does not implement: they must keep their defaults
 MOMENTUM = 0.9  # the recipe's Nesterov momentum (training._optimizer)
 CHECKPOINT_SECONDS = 60.0  # a group checkpoints at its checkpoint epochs, but at most once a minute (pickling is slow)
 

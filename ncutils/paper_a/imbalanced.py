@@ -27,7 +27,7 @@ from functools import cached_property
 import numpy as np
 from scipy.optimize import brentq
 
-from ncutils.core.checks import count, features_and_labels, real_scalar
+from ncutils.core.checks import count, features_and_labels, finite_result, real_scalar
 from ncutils.kernels.block import BlockValues
 
 
@@ -190,6 +190,26 @@ class SizedBlockOperator:
         return self.apply_function(X, np.sqrt)
 
 
+def _sized_invariant_sides(W: np.ndarray, H: np.ndarray, y: np.ndarray, kappa: Sequence[float]
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """(WᵀW, H K⁻¹ Hᵀ) of :func:`sized_invariant`, the kernel's inverse through its class-subspace matrix S."""
+    H, classes, y_idx, counts = features_and_labels(H, y)
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2 or W.shape != (len(classes), H.shape[1]):
+        raise ValueError(f"W must be (C, p) = ({len(classes)}, {H.shape[1]}) (one row per class), got shape {W.shape}")
+    sizes = _sizes(int(k) for k in counts)
+    kd, kc, kn = _values(*kappa)
+    S = class_subspace_matrix(sizes, kd, kc, kn)
+    if kd - kc <= 0 or np.linalg.eigvalsh(S).min() <= 0:
+        raise ValueError(f"kernel values {(kd, kc, kn)} with class sizes {sizes} are not positive definite "
+                         f"(d − c = {kd - kc:.4g}, eigenvalues of S {np.linalg.eigvalsh(S)}): K has no inverse")
+    means = np.stack([H[y_idx == k].mean(axis=0) for k in range(len(classes))])
+    within = H - means[y_idx]
+    s = np.sqrt(np.asarray(sizes, dtype=np.float64))
+    weights = np.outer(s, s) * np.linalg.inv(S)
+    return W.T @ W, within.T @ within / (kd - kc) + means.T @ weights @ means
+
+
 def sized_invariant(W: np.ndarray, H: np.ndarray, y: np.ndarray, kappa: Sequence[float]) -> np.ndarray:
     """E = WᵀW − H K⁻¹ Hᵀ from class means, for any class sizes (features as rows, H ∈ ℝ^{N×p}).
 
@@ -197,15 +217,16 @@ def sized_invariant(W: np.ndarray, H: np.ndarray, y: np.ndarray, kappa: Sequence
     E = WᵀW − Σ_i (h_i − μ_{y_i})(h_i − μ_{y_i})ᵀ/(κ_d − κ_c) − Σ_{c,c'} √(m_c m_c') (S⁻¹)_{cc'} μ_c μ_{c'}ᵀ.
     The class weighting of the second term is √(m_c m_c')(S⁻¹)_{cc'}; equal sizes give the official formula.
     """
-    H, classes, y_idx, counts = features_and_labels(H, y)
-    W = np.asarray(W, dtype=np.float64)
-    sizes = tuple(int(k) for k in counts)
-    kd, kc, kn = _values(*kappa)
-    means = np.stack([H[y_idx == k].mean(axis=0) for k in range(len(classes))])
-    within = H - means[y_idx]
-    s = np.sqrt(np.asarray(sizes, dtype=np.float64))
-    weights = np.outer(s, s) * np.linalg.inv(class_subspace_matrix(sizes, kd, kc, kn))
-    return W.T @ W - within.T @ within / (kd - kc) - means.T @ weights @ means
+    lhs, rhs = _sized_invariant_sides(W, H, y, kappa)
+    return lhs - rhs
+
+
+def sized_invariant_alignment(W: np.ndarray, H: np.ndarray, y: np.ndarray, kappa: Sequence[float]) -> float:
+    """The invariant alignment ⟨WᵀW, HK⁻¹Hᵀ⟩_F / (‖WᵀW‖_F ‖HK⁻¹Hᵀ‖_F) for any class sizes, K the block kernel
+    with values ``kappa`` on the classes of ``y`` (:func:`sized_invariant`; equal sizes: the official
+    `invariant_alignment`, :func:`ncutils.paper_a.invariant.invariant_alignment`)."""
+    lhs, rhs = _sized_invariant_sides(W, H, y, kappa)
+    return finite_result(np.sum(lhs * rhs) / (np.linalg.norm(lhs) * np.linalg.norm(rhs)), "sized_invariant_alignment")
 
 
 def collapsed_mean_gram(sizes: Sequence[int], kappa: Sequence[float], b: np.ndarray) -> np.ndarray:

@@ -24,25 +24,30 @@ import torch
 
 from ncutils import nc
 from ncutils.core import Diverged, default_device, task
-from ncutils.data.images import balanced_batches, load_train_test
+from ncutils.data.images import imbalanced_subset, load_train_test, proportional_batches
 from ncutils.kernels import empirical_ntk, ntk_probe
 from ncutils.models import build_model
+from ncutils.paper_a.imbalanced import sized_invariant, sized_invariant_alignment
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "lr_milestones", "mse", "part_probe",
-           "predict", "probe", "probe_epochs", "run_config", "run_frames", "train_epoch", "training_loss"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "class_geometry", "history_frame", "lr_milestones",
+           "mse", "part_probe", "predict", "probe", "probe_epochs", "run_config", "run_frames", "train_epoch",
+           "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
-                         "device", "probe_output_chunk", "loss", "probe_parts"})
+                         "device", "probe_output_chunk", "loss", "probe_parts", "class_sizes"})
 # device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
 # coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound);
 # loss: the training objective, "mse" (paper A) or "cross_entropy" (issue 16 extension, see `training_loss`).
 # probe_parts: names of parameter groups (see `part_probe`, chapter e03), each probed by the NTK of its parameters alone.
-# Store keys hash the config as given, so configs without "loss" or "probe_parts" keep their keys.
+# class_sizes: None (the balanced split) or one train size per class, cut from the balanced split (issue 16,
+# chapter e01; batches keep the classes' shares, :func:`ncutils.data.images.proportional_batches`, and the probe
+# uses the block estimators for unequal sizes, :func:`probe`).
+# Store keys hash the config as given, so configs without "loss", "probe_parts" or "class_sizes" keep their keys.
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
                             "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse",
-                            "probe_parts": None}
+                            "probe_parts": None, "class_sizes": None}
 LOSSES = ("mse", "cross_entropy")
 EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
@@ -97,8 +102,15 @@ def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
-          keep_kernels: bool = False, output_chunk: int | None = None) -> dict[str, Any]:
-    """Official metrics and extras on a class-sorted balanced batch (eval mode), kernels on the model's device."""
+          keep_kernels: bool = False, output_chunk: int | None = None, sized: bool = False) -> dict[str, Any]:
+    """Official metrics and extras on a class-sorted batch (eval mode), kernels on the model's device.
+
+    A batch with unequal class sizes, or any batch with ``sized=True`` (the ``class_sizes`` runs, so that
+    their ratio-1 control is measured alike), gets the metrics that are defined for unequal sizes: the
+    block values as plain means over all entries (:func:`ncutils.nc.block_values`), the uncentred kernel
+    alignments on the whole batch, the invariant for unequal sizes (:func:`sized_invariant`), α undefined
+    (None), and per-class extras (:func:`_per_class_extras`).
+    """
     model.eval()
     with torch.no_grad():
         out = model(x)
@@ -108,28 +120,38 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
     theta = theta.permute(2, 0, 1).double().cpu().numpy()  # (C, N, N)
     theta_h = theta_h.permute(2, 0, 1).double().cpu().numpy()  # (n, N, N)
     yn = y.cpu().numpy()
-    gamma = nc.block_values_official(theta, yn)
-    kappa = nc.block_values_official(theta_h, yn)
+    counts = np.bincount(yn)
+    balanced = counts.min() == counts.max() and not sized
+    blocks, alignment = (nc.block_values_official, nc.kernel_alignment_official) if balanced else (
+        nc.block_values, nc.kernel_alignment)
+    gamma, kappa = blocks(theta, yn), blocks(theta_h, yn)
     W = model.classifier.weight.detach().double().cpu().numpy()
     b = model.classifier.bias.detach().double().cpu().numpy()
     means = nc.class_means(H, yn)
-    m = int(np.bincount(yn)[0])
     dev = H - means[yn]
+    if balanced:
+        invariant = {"alpha": invariant_alpha(kappa, n_classes, int(counts[0])),
+                     "invariant_norm": invariant_norm(W, H, yn, kappa),
+                     "invariant_alignment": invariant_alignment(W, H, yn, kappa),
+                     "invariant_relative_norm": invariant_relative_norm(W, H, yn, kappa)}
+    else:
+        E = sized_invariant(W, H, yn, kappa)
+        invariant = {"alpha": None, "invariant_norm": float(np.linalg.norm(E)),
+                     "invariant_alignment": sized_invariant_alignment(W, H, yn, kappa),
+                     "invariant_relative_norm": float(np.linalg.norm(E) / np.linalg.norm(W.T @ W)),
+                     **_per_class_extras(H, yn, W, test_out, test[1])}
     rec = {
         "loss": float(mse(out, y, n_classes)), "accuracy": float((out.argmax(1) == y).double().mean()),
         "test_loss": float(mse(test_out, test[1], n_classes)),
         "test_accuracy": float((test_out.argmax(1) == test[1]).double().mean()),
-        "gamma_dist_to_Y": 1.0 - nc.kernel_alignment_official(theta, yn),
-        "kappa_dist_to_Y": 1.0 - nc.kernel_alignment_official(theta_h, yn),
-        "alpha": invariant_alpha(kappa, n_classes, m),
-        "invariant_norm": invariant_norm(W, H, yn, kappa),
-        "invariant_alignment": invariant_alignment(W, H, yn, kappa),
+        "gamma_dist_to_Y": 1.0 - alignment(theta, yn),
+        "kappa_dist_to_Y": 1.0 - alignment(theta_h, yn),
+        **invariant,
         "H1_norm": float(np.linalg.norm(means.T @ means)), "H2_norm": float(np.linalg.norm(dev.T @ dev)),
         "global_mean_norm": float(np.sum(means.mean(axis=0) ** 2)),
         "NC1": nc.nc1_std(H, yn), "NC2": nc.nc2(H, yn), "NC3": nc.nc3(H, yn, W),
         # extras
         "NC1_papyan": nc.nc1(H, yn), "NC1_rel": nc.nc1_rel(H, yn), "NC4": nc.nc4(H, yn, W, b),
-        "invariant_relative_norm": invariant_relative_norm(W, H, yn, kappa),
         "gamma": list(gamma), "kappa": list(kappa),
     }
     if keep_kernels:
@@ -169,14 +191,29 @@ def part_probe(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, parts: 
     return rec
 
 
+def _per_class_extras(H: np.ndarray, y: np.ndarray, W: np.ndarray, test_out: torch.Tensor, test_y: torch.Tensor
+                      ) -> dict[str, list]:
+    """Per-class quantities of a probe for minority collapse (chapter e01): the class sizes of the batch, each
+    class's mean squared distance to its mean, the Gram matrix of the class means centred by their mean (the
+    centring of NC1_rel and NC2), the classifier rows' Gram matrix W Wᵀ, and the test accuracy per class."""
+    s = nc.stats_of(H, y)
+    centred = s.means - s.means.mean(axis=0)
+    hits = (test_out.argmax(1) == test_y).double().cpu().numpy()
+    test_labels = test_y.cpu().numpy()
+    return {"class_counts": s.counts.tolist(), "class_within_sq": (s.class_sq.sum(axis=1) / s.counts).tolist(),
+            "class_mean_gram": (centred @ centred.T).tolist(), "classifier_gram": (W @ W.T).tolist(),
+            "test_accuracy_per_class": [float(hits[test_labels == c].mean()) for c in range(W.shape[0])]}
+
+
 def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, n_classes: int,
                 batch_per_class: int, epoch: int, seed: int, objective: Callable = mse) -> np.ndarray:
-    """One epoch of the official recipe's steps (train mode, balanced batches, ``objective``: :func:`mse` or
-    another of :func:`training_loss`); returns the
+    """One epoch of the official recipe's steps (train mode, batches of :func:`proportional_batches`: the
+    official balanced ones on balanced labels; ``objective``: :func:`mse` or another of :func:`training_loss`);
+    returns the
     indices of the epoch's last batch (the one the probe uses). Raises ``Diverged`` on a non-finite loss."""
     model.train()
     last = None
-    for idx in balanced_batches(y.cpu().numpy(), batch_per_class, epoch, seed):
+    for idx in proportional_batches(y.cpu().numpy(), batch_per_class, epoch, seed):
         opt.zero_grad()
         loss = objective(model(x[idx]), y[idx], n_classes)
         if not torch.isfinite(loss):
@@ -197,6 +234,8 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     device = default_device() if cfg["device"] == "auto" else torch.device(cfg["device"])
     torch.manual_seed(cfg["seed"])
     train, test = load_train_test(cfg["data"], cfg["train_per_class"], cfg["test_per_class"], cfg["seed"])
+    if cfg["class_sizes"] is not None:
+        train = imbalanced_subset(train, cfg["class_sizes"], cfg["seed"])
     C = int(train.y.max()) + 1
     xtr, ytr = torch.as_tensor(train.x, device=device), torch.as_tensor(train.y, device=device)
     test_t = (torch.as_tensor(test.x, device=device), torch.as_tensor(test.y, device=device))
@@ -219,9 +258,9 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
             last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"], objective)
             sched.step()
         if epoch in probes:
-            idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
+            idx = last if last is not None else next(proportional_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
             rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
-                        output_chunk=cfg["probe_output_chunk"])
+                        output_chunk=cfg["probe_output_chunk"], sized=cfg["class_sizes"] is not None)
             if cfg["probe_parts"]:
                 rec.update(part_probe(model, xtr[idx], ytr[idx], cfg["probe_parts"], cfg["probe_output_chunk"]))
             if not np.isfinite(rec["loss"]):
@@ -273,3 +312,39 @@ def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
                        **{col: end[key] for col, key in FINAL_COLUMNS.items()},
                        "NTK alignment": 1 - end["gamma_dist_to_Y"], "alpha": end["alpha"]})
     return pd.DataFrame(finals), pd.DataFrame(curves)
+
+
+def _mean_cosine(gram: np.ndarray, rows: np.ndarray) -> float:
+    """Mean cosine over the distinct pairs of ``rows`` (indices) of vectors given by their Gram matrix."""
+    g = gram[np.ix_(rows, rows)]
+    norms = np.sqrt(np.diag(g))
+    cos = g / np.outer(norms, norms)
+    return float(cos[~np.eye(len(rows), dtype=bool)].mean())
+
+
+def class_geometry(record: dict[str, Any], minority: np.ndarray) -> dict[str, float]:
+    """Minority against majority classes in one probe of a ``class_sizes`` run (chapter e01; minority collapse,
+    Fang et al. 2021): mean pairwise cosines of the centred class means and of the classifier rows within each
+    group and between them, the ratios minority/majority of mean lengths (class means, classifier rows), each
+    group's mean NC1 term (a class's mean squared distance to its mean over ‖M̃‖²/C, so that NC1_rel is their
+    sample-weighted mean), and each group's mean test accuracy. ``minority``: a boolean mask over the classes."""
+    minority = np.asarray(minority, dtype=bool)
+    if "class_mean_gram" not in record:
+        raise ValueError("this probe has no per-class extras: class_geometry needs a run with class_sizes")
+    G, V = np.asarray(record["class_mean_gram"]), np.asarray(record["classifier_gram"])
+    if minority.shape != (len(G),) or minority.sum() < 2 or (~minority).sum() < 2:
+        raise ValueError(f"minority must be a boolean mask over the {len(G)} classes with at least 2 classes on each "
+                         f"side, got {minority.tolist()}")
+    minor, major = np.flatnonzero(minority), np.flatnonzero(~minority)
+    mean_len, w_len = np.sqrt(np.diag(G)), np.sqrt(np.diag(V))
+    nc1_terms = np.asarray(record["class_within_sq"]) / (np.trace(G) / len(G))
+    acc = np.asarray(record["test_accuracy_per_class"])
+    cos_g, cos_v = G / np.outer(mean_len, mean_len), V / np.outer(w_len, w_len)
+    return {"cos(minor, minor)": _mean_cosine(G, minor), "cos(major, major)": _mean_cosine(G, major),
+            "cos(major, minor)": float(cos_g[np.ix_(major, minor)].mean()),
+            "cos(w minor, w minor)": _mean_cosine(V, minor), "cos(w major, w major)": _mean_cosine(V, major),
+            "cos(w major, w minor)": float(cos_v[np.ix_(major, minor)].mean()),
+            "minor/major mean norm": float(mean_len[minor].mean() / mean_len[major].mean()),
+            "minor/major ‖w_c‖": float(w_len[minor].mean() / w_len[major].mean()),
+            "NC1 term minor": float(nc1_terms[minor].mean()), "NC1 term major": float(nc1_terms[major].mean()),
+            "test acc minor": float(acc[minor].mean()), "test acc major": float(acc[major].mean())}

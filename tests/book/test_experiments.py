@@ -40,6 +40,7 @@ def _dry_run(capsys, *args: str) -> list[tuple[str, dict]]:
 
 OVERRIDE = {"a06_ntk_block_structure": ("lr", 0.05), "a07_nc_vs_invariant": ("workers", 1),
             "e02_cross_entropy": ("workers", 1), "e03_attention_block_structure": ("workers", 1),
+            "e01_imbalanced_classes": ("workers", 1),
             "b06_trained_fcn": ("repeats", 2), "b07_adaptive_kernel": ("repeats", 2), "b08_imbalanced": ("repeats", 3),
             "b09_four_class_mixture": ("fit_repeats", 3), "b10_beyond_lazy": ("repeats", 2)}
 
@@ -136,3 +137,20 @@ def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(cap
     assert cli.main(["grid", "a07_nc_vs_invariant", "--profile", "smoke", "-p", f"sweep={json.dumps(bad)}",
                      "--dry-run"]) == 2
     assert "unknown config key(s) ['optimizer']" in capsys.readouterr().err
+
+
+def test_imbalanced_training_plans_each_ratio_with_the_minority_in_the_second_half() -> None:
+    configs = plan("e01_imbalanced_classes", "cpu", seed=0)[0].configs
+    cfg = resolve("e01_imbalanced_classes", "cpu")
+    part = cfg["training"]["mlp"]
+    assert len(configs) == len(cfg["training_ratios"]) * len(INITS) * len(part["lrs"])
+    major = part["train_per_class"]
+    assert sorted({tuple(c["class_sizes"]) for c in configs}) == sorted(
+        tuple([major] * 5 + [major // r] * 5) for r in cfg["training_ratios"])
+    for part in resolve("e01_imbalanced_classes", "paper")["training"].values():  # whole shares of a batch
+        assert all(part["train_per_class"] // r * part["batch_per_class"] % part["train_per_class"] == 0
+                   for r in resolve("e01_imbalanced_classes", "paper")["training_ratios"])
+    assert {c["seed"] for c in configs} == {0}
+    with pytest.raises(ValueError, match="divisible"):
+        from ncutils.book.experiments.paper_a import imbalanced_class_sizes
+        imbalanced_class_sizes(10, 140, 3)

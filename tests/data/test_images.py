@@ -8,10 +8,12 @@ import pytest
 from ncutils.data.images import (
     balanced_batches,
     balanced_indices,
+    imbalanced_subset,
     load_npz,
     load_offline,
     load_torchvision,
     load_train_test,
+    proportional_batches,
     resize_bilinear,
     save_npz,
     train_test_split_per_class,
@@ -105,3 +107,42 @@ def test_npz_refuses_what_it_cannot_store_and_names_the_missing_file(tmp_path) -
         save_npz(load_offline("digits"), tmp_path / "digits.npz")
     with pytest.raises(FileNotFoundError, match="prepare-data"):
         load_npz(tmp_path / "absent.npz")
+
+
+def test_proportional_batches_are_the_balanced_ones_on_balanced_labels() -> None:
+    y = np.repeat(np.arange(4), 30)
+    for epoch in (0, 3):
+        ours, official = list(proportional_batches(y, 12, epoch, 5)), list(balanced_batches(y, 12, epoch, 5))
+        assert len(ours) == len(official) == 2
+        assert all(np.array_equal(a, b) for a, b in zip(ours, official))
+
+
+def test_proportional_batches_keep_each_class_share() -> None:
+    y = np.repeat(np.arange(4), [140, 70, 28, 14])
+    batches = list(proportional_batches(y, 20, epoch=1, seed=0))
+    assert len(batches) == 7
+    for idx in batches:
+        assert np.array_equal(np.bincount(y[idx], minlength=4), [20, 10, 4, 2])
+        assert np.all(np.diff(y[idx]) >= 0)  # class-sorted
+    used = np.concatenate(batches)
+    assert len(np.unique(used)) == len(used) == len(y)  # every sample once per epoch
+    assert not np.array_equal(used, np.concatenate(list(proportional_batches(y, 20, epoch=2, seed=0))))
+    # shares round to the nearest whole number (12 · 14/140 = 1.2 → 1), the smallest class limits the batches
+    assert [np.bincount(y[i], minlength=4).tolist() for i in proportional_batches(y, 12, 0, 0)][0] == [12, 6, 2, 1]
+    with pytest.raises(ValueError, match="rounds to 0"):
+        next(proportional_batches(y, 4, 0, 0))
+
+
+def test_imbalanced_subset_draws_the_sizes_class_sorted_and_seeded() -> None:
+    train, _ = load_train_test("digits", 40, 5, seed=0)
+    sizes = [40, 20, 8, 4, 40, 20, 8, 4, 2, 1]
+    sub = imbalanced_subset(train, sizes, seed=0)
+    assert np.bincount(sub.y).tolist() == sizes and np.all(np.diff(sub.y) >= 0)
+    rows = {r.tobytes() for r in train.x}
+    assert all(r.tobytes() in rows for r in sub.x)  # cut from the balanced split
+    assert np.array_equal(sub.x, imbalanced_subset(train, sizes, seed=0).x)
+    assert not np.array_equal(sub.x, imbalanced_subset(train, sizes, seed=1).x)
+    with pytest.raises(ValueError, match="one size per class"):
+        imbalanced_subset(train, sizes[:3], seed=0)
+    with pytest.raises(ValueError, match=r"class_sizes\[1\] = 41"):
+        imbalanced_subset(train, [40, 41] + sizes[2:], seed=0)

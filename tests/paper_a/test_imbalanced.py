@@ -16,7 +16,9 @@ from ncutils.paper_a.imbalanced import (
     sized_block_kernel,
     sized_block_spectrum,
     sized_invariant,
+    sized_invariant_alignment,
 )
+from ncutils.paper_a.invariant import invariant_alignment
 
 KV = (3.0, 1.2, 0.3)
 SIZES = (6, 3, 3, 1)
@@ -79,6 +81,24 @@ def test_class_mean_formula_is_the_official_one_for_equal_sizes(rng) -> None:
     W, H = rng.standard_normal((3, 5)), rng.standard_normal((12, 5))
     y = np.repeat(np.arange(3), 4)
     np.testing.assert_allclose(sized_invariant(W, H, y, KV), invariant(W, H, y, KV), atol=1e-12)
+
+
+def test_sized_alignment_is_the_cosine_with_a_direct_pseudo_inverse(rng) -> None:
+    y = np.repeat(np.arange(len(SIZES)), SIZES)
+    W, H = rng.standard_normal((len(SIZES), 5)), rng.standard_normal((len(y), 5))
+    rhs = H.T @ np.linalg.pinv(sized_block_kernel(SIZES, *KV)) @ H  # float64, the N × N kernel
+    lhs = W.T @ W
+    expected = np.sum(lhs * rhs) / (np.linalg.norm(lhs) * np.linalg.norm(rhs))
+    assert sized_invariant_alignment(W, H, y, KV) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(sized_invariant(W, H, y, KV), lhs - rhs, atol=1e-10)
+    y_eq = np.repeat(np.arange(3), 4)
+    H_eq = rng.standard_normal((12, 5))
+    assert sized_invariant_alignment(W[:3], H_eq, y_eq, KV) == pytest.approx(invariant_alignment(W[:3], H_eq, y_eq, KV),
+                                                                              abs=1e-12)
+    with pytest.raises(ValueError, match="not positive definite"):
+        sized_invariant_alignment(W, H, y, (1.0, 1.2, 0.3))
+    with pytest.raises(ValueError, match="one row per class"):
+        sized_invariant_alignment(W[:2], H, y, KV)
 
 
 def test_collapsed_gram_is_the_balanced_etf() -> None:

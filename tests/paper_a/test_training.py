@@ -140,3 +140,43 @@ def test_a_run_with_probe_parts_records_them(tmp_path) -> None:
               "train_per_class": 12, "test_per_class": 2, "widths": [4, 1], "probe_parts": ["attention"]}
     history = paper_a.run_config(config, tmp_path)["history"]
     assert all(len(h["gamma_attention"]) == 3 and 0 <= h["attention_dist_to_Y"] <= 1 for h in history)
+
+
+def test_class_sizes_train_on_an_imbalanced_split_and_probe_per_class(tmp_path) -> None:
+    from ncutils.core.versioning import config_hash
+
+    torch.set_num_threads(1)
+    assert paper_a.DEFAULTS["class_sizes"] is None and "class_sizes" not in CONFIG  # existing store keys unchanged
+    assert config_hash(CONFIG) != config_hash({**CONFIG, "class_sizes": None})  # why the key is added only when used
+    sizes = [40, 40, 40, 40, 40, 8, 8, 8, 8, 8]
+    result = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "batch_per_class": 10,
+                                 "class_sizes": sizes}, tmp_path / "a")
+    last = result["history"][-1]
+    assert last["class_counts"] == [10] * 5 + [2] * 5  # the probe batch keeps the shares
+    assert np.array(last["class_mean_gram"]).shape == np.array(last["classifier_gram"]).shape == (10, 10)
+    assert len(last["class_within_sq"]) == len(last["test_accuracy_per_class"]) == 10
+    assert last["alpha"] is None and 0 < last["invariant_alignment"] <= 1
+    # the ratio-1 control goes through the same estimators (sized=True) as the imbalanced runs
+    control = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2, "class_sizes": [40] * 10}, tmp_path / "b")
+    assert "class_mean_gram" in control["history"][-1] and control["history"][-1]["alpha"] is None
+    plain = paper_a.run_config({**CONFIG, "epochs": 2, "probe_every": 2}, tmp_path / "c")
+    assert "class_mean_gram" not in plain["history"][-1] and plain["history"][-1]["alpha"] is not None
+    assert control["train_accuracy"] == plain["train_accuracy"]  # same data and batches: only the probe differs
+
+
+def test_class_geometry_of_a_known_configuration() -> None:
+    # (centred) class means: majority 0, 1 antipodal on e1 (length 2); minority 2, 3 at 90° (length 1)
+    M = np.array([[2.0, 0, 0], [-2.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    W = np.array([[1.0, 0, 0], [-1.0, 0, 0], [0, 0.5, 0], [0, 0.5, 0]])  # minority rows equal: collapsed
+    rec = {"class_mean_gram": (M @ M.T).tolist(), "classifier_gram": (W @ W.T).tolist(),
+           "class_within_sq": [0.5, 0.5, 1.0, 1.0], "test_accuracy_per_class": [1.0, 1.0, 0.5, 0.0]}
+    g = paper_a.class_geometry(rec, np.array([False, False, True, True]))
+    assert g["cos(major, major)"] == pytest.approx(-1) and g["cos(minor, minor)"] == pytest.approx(0)
+    assert g["cos(w minor, w minor)"] == pytest.approx(1) and g["cos(w major, w major)"] == pytest.approx(-1)
+    assert g["minor/major mean norm"] == pytest.approx(0.5) and g["minor/major ‖w_c‖"] == pytest.approx(0.5)
+    # a class's NC1 term: its mean squared distance over tr(Gram)/C = (4 + 4 + 1 + 1)/4
+    assert g["NC1 term minor"] == pytest.approx(1.0 / 2.5) and g["test acc minor"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="at least 2 classes on each side"):
+        paper_a.class_geometry(rec, np.array([True, False, False, False]))
+    with pytest.raises(ValueError, match="per-class extras"):
+        paper_a.class_geometry({}, np.array([False, False, True, True]))

@@ -20,6 +20,7 @@ EXPERIMENTS: dict[str, str] = {
     "a07_nc_vs_invariant": "ncutils.book.experiments.paper_a:nc_vs_invariant",
     "e02_cross_entropy": "ncutils.book.experiments.paper_a:cross_entropy",
     "e03_attention_block_structure": "ncutils.book.experiments.attention:attention_block_structure",
+    "e01_imbalanced_classes": "ncutils.book.experiments.paper_a:imbalanced_training",
     "b06_trained_fcn": "ncutils.book.experiments.paper_b:trained_fcn",
     "b07_adaptive_kernel": "ncutils.book.experiments.paper_b:adaptive_kernel",
     "b08_imbalanced": "ncutils.book.experiments.paper_b:imbalanced",

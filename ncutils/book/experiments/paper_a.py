@@ -1,4 +1,4 @@
-"""Paper A's grids: the block-structure run (a06) and the NC-vs-invariant sweep (a07)."""
+"""Paper A's grids: the block-structure run (a06), the NC-vs-invariant sweep (a07) and its extensions (e01, e02)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,25 @@ def cross_entropy(cfg: dict[str, Any], seed: int) -> list[Grid]:
     cross-entropy twin (the same config plus ``loss="cross_entropy"``)."""
     mse_runs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
     return sweep_grids("e02_cross_entropy", mse_runs + [{**c, "loss": "cross_entropy"} for c in mse_runs])
+
+
+def imbalanced_class_sizes(n_classes: int, majority: int, ratio: int) -> list[int]:
+    """Train sizes of chapter e01: the first half of the classes with ``majority`` samples, the second half
+    (the minority) with ``majority // ratio``."""
+    if n_classes % 2 or majority % ratio:
+        raise ValueError(f"need an even number of classes and a majority size divisible by the ratio, got "
+                         f"C={n_classes}, majority={majority}, ratio={ratio}")
+    return [majority] * (n_classes // 2) + [majority // ratio] * (n_classes // 2)
+
+
+def imbalanced_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter e01: each part of ``training`` (its lrs × the three inits, the chapter's seed) on each imbalance
+    ratio of ``training_ratios``, with ``class_sizes`` from :func:`imbalanced_class_sizes` (ratio 1: the balanced
+    sizes given explicitly, so that every run goes through the same batches and probe)."""
+    configs = []
+    for spec in cfg["training"].values():
+        spec = dict(spec)
+        n_classes = spec.pop("n_classes")
+        configs += [{**c, "class_sizes": imbalanced_class_sizes(n_classes, spec["train_per_class"], ratio)}
+                    for ratio in cfg["training_ratios"] for c in sweep_part(spec, seed)]
+    return [Grid("e01_imbalanced_classes", run_config, configs)]
