@@ -27,9 +27,11 @@ Workloads (identical weights and inputs in every implementation; float32 and flo
   inputs, also with bounded chunk sizes (peak memory against the chunk's Jacobian size);
 - ``mlp4``: 784-256-256-256-10 MLP (four Linear layers, a 10-way output) on 100 MNIST-shaped inputs;
 - ``cnn_s2``: conv(32)-relu-conv(64, stride 2)-relu-conv(128, stride 2)-relu-global-avgpool-dense(10),
-  3×3 kernels without padding (stax's ``VALID``), on 120 CIFAR-shaped inputs.
-neural-tangents' stax has no BatchNorm layer, so the last two compare with the official per-pair
-scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
+  3×3 kernels without padding (stax's ``VALID``), on 120 CIFAR-shaped inputs;
+- ``resnet20_nobn``: ResNet20 without BatchNorm (:func:`resnet20_nobn`, 0.27 M parameters, every conv
+  with a bias) on 120 CIFAR-shaped inputs, full C×C NTK: the ResNet that both frameworks build.
+neural-tangents' stax has no BatchNorm layer, so ``probe`` and ``resnet20`` compare with the official
+per-pair scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
 """
 
 from __future__ import annotations
@@ -60,11 +62,48 @@ WORKLOADS = {  # name -> (samples, sample shape, outputs, number of output coord
     "resnet20": (120, (3, 32, 32), "full", 10),
     "mlp4": (100, (1, 28, 28), "full", 10),
     "cnn_s2": (120, (3, 32, 32), "full", 10),
+    "resnet20_nobn": (120, (3, 32, 32), "full", 10),
 }
-NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2")  # the workloads that stax can build (no BatchNorm)
+NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2", "resnet20_nobn")  # the workloads that stax can build (no BatchNorm)
 
 
 # ------------------------------------------------------------------ one measurement (subprocess)
+def _residual_block(c_in: int, c_out: int, stride: int):
+    """relu(main(x) + shortcut(x)) with main = conv3×3-relu-conv3×3 and, where the shape changes, a 1×1
+    conv shortcut with the stride (ResNet20's BasicBlock without BatchNorm, every conv with a bias).
+    A stride-2 3×3 conv pads its input by one row and column after the image, as stax's ``SAME`` does
+    on an even size (torch's ``padding=1`` pads one on each side: a different network)."""
+    import torch
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            first = ([nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(c_in, c_out, 3, stride)] if stride == 2
+                     else [nn.Conv2d(c_in, c_out, 3, stride, 1)])
+            self.main = nn.Sequential(*first, nn.ReLU(), nn.Conv2d(c_out, c_out, 3, 1, 1))
+            self.shortcut = nn.Conv2d(c_in, c_out, 1, stride) if (stride != 1 or c_in != c_out) else nn.Identity()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.main(x) + self.shortcut(x))
+
+    return Residual()
+
+
+def resnet20_nobn(in_channels: int = 3, n_classes: int = 10):
+    """ResNet20 without BatchNorm: conv3×3(16)-relu, 3 stages × 3 residual blocks (widths 16/32/64, stride 2
+    at the first block of stages 2 and 3), global average pool, dense; any even input size."""
+    from torch import nn
+
+    layers = [nn.Conv2d(in_channels, 16, 3, 1, 1), nn.ReLU()]
+    c = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for b in range(3):
+            layers.append(_residual_block(c, width, 2 if (stage > 0 and b == 0) else 1))
+            c = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes))
+
+
 def build(workload: str, dtype, n: int | None = None):
     """The workload's model (eval mode) and inputs (its ``n`` samples, or fewer), identical in every process."""
     import torch
@@ -86,6 +125,8 @@ def build(workload: str, dtype, n: int | None = None):
         model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
                               nn.Conv2d(64, 128, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                               nn.Linear(128, 10))
+    elif workload == "resnet20_nobn":
+        model = resnet20_nobn()
     elif workload == "probe":
         model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax")
     else:
@@ -102,24 +143,48 @@ def build(workload: str, dtype, n: int | None = None):
 
 def to_stax(model, stax, jnp, dtype):
     """The same network in neural-tangents' stax (NHWC images) with the torch weights (standard parameterisation)."""
+    layers, params = _stax_layers(model, stax, jnp, dtype)
+    _, apply_fn, _ = stax.serial(*layers)
+    return apply_fn, params
+
+
+def _stax_layers(model, stax, jnp, dtype) -> tuple[list, list]:
+    """stax layers and their parameters for the modules of a ``Sequential`` (residual blocks included)."""
     from torch import nn
 
-    layers, params = [], []
+    layers, params, padded = [], [], False
     for m in model:
         if isinstance(m, nn.Linear):
             layers.append(stax.Dense(m.out_features, parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().T, dtype), jnp.asarray(m.bias.detach().numpy(), dtype)))
+        elif isinstance(m, nn.ZeroPad2d):  # one row and column after the image, then a stride-2 3×3 conv: SAME
+            if m.padding != (0, 1, 0, 1):
+                raise ValueError(f"{m}: stax's SAME pads (0, 1, 0, 1) before a stride-2 3×3 conv, nothing else")
+            padded = True
         elif isinstance(m, nn.Conv2d):
-            if m.padding == (0, 0):
+            if padded and m.padding == (0, 0) and m.stride == (2, 2) and m.kernel_size == (3, 3):
+                padding = "SAME"  # (on even sizes)
+            elif padded:
+                raise ValueError(f"{m}: after ZeroPad2d((0, 1, 0, 1)) only a 3×3 stride-2 conv without padding is SAME")
+            elif m.padding == (0, 0):
                 padding = "VALID"
             elif m.stride == (1, 1) and m.padding == tuple(k // 2 for k in m.kernel_size):
                 padding = "SAME"
             else:
-                raise ValueError(f"{m}: stax pads asymmetrically with a stride; use padding 0 (VALID) there")
+                raise ValueError(f"{m}: stax pads asymmetrically with a stride; use padding 0 (VALID) there, or "
+                                 "ZeroPad2d((0, 1, 0, 1)) before a 3×3 stride-2 conv (SAME)")
+            padded = False
             layers.append(stax.Conv(m.out_channels, m.kernel_size, strides=m.stride, padding=padding,
                                     parameterization="standard"))
             params.append((jnp.asarray(m.weight.detach().numpy().transpose(2, 3, 1, 0), dtype),  # OIHW -> HWIO
                            jnp.asarray(m.bias.detach().numpy(), dtype)[None, None, None, :]))
+        elif hasattr(m, "main") and hasattr(m, "shortcut"):  # a residual block: relu(main(x) + shortcut(x))
+            main = _stax_layers(m.main, stax, jnp, dtype)
+            short = ([stax.Identity()], [()]) if isinstance(m.shortcut, nn.Identity) else \
+                _stax_layers([m.shortcut], stax, jnp, dtype)
+            layers.append(stax.serial(stax.FanOut(2), stax.parallel(stax.serial(*main[0]), stax.serial(*short[0])),
+                                      stax.FanInSum(), stax.Relu()))
+            params.append(((), (main[1], short[1]), (), ()))
         elif isinstance(m, nn.ReLU):
             layers.append(stax.Relu())
             params.append(())
@@ -133,8 +198,9 @@ def to_stax(model, stax, jnp, dtype):
             if layers:  # the MLP's leading Flatten is done on the inputs
                 layers.append(stax.Flatten())
                 params.append(())
-    _, apply_fn, _ = stax.serial(*layers)
-    return apply_fn, params
+        else:
+            raise ValueError(f"{type(m).__name__}: no stax counterpart here")
+    return layers, params
 
 
 def _synchronize(device: str) -> None:
@@ -189,7 +255,7 @@ def measure(spec: dict) -> dict:
     dtype, device = getattr(torch, spec["dtype"]), spec.get("device", "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda but torch sees no CUDA device (torch.cuda.is_available() is False)")
-    model, x_np = build(spec["workload"], dtype)
+    model, x_np = build(spec["workload"], dtype, spec.get("samples"))
     _, _, outputs, _ = WORKLOADS[spec["workload"]]
     impl = spec["implementation"]
     if impl.startswith("neural-tangents"):

@@ -40,3 +40,42 @@ def test_plan_refuses_an_unknown_device_and_adds_ours_on_the_cpu_for_cuda() -> N
     assert {s["device"] for s in cuda if s["implementation"] == "ncutils.empirical_ntk on cpu"} == {"cpu"}
     assert {s["device"] for s in cuda if s["implementation"] == "ncutils.empirical_ntk"} == {"cuda"}
     assert all(s["device"] == "cpu" for s in bench.plan(quick=False))
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 1e-4)])
+def test_the_bn_free_resnet20_is_the_same_network_in_both_frameworks(dtype, rtol) -> None:
+    """Same weights, an 8×8 input (two stride-2 stages on even sizes): same outputs, same empirical NTK."""
+    nt = import_neural_tangents()
+    import jax.numpy as jnp
+
+    torch.manual_seed(0)
+    model = bench.resnet20_nobn().to(getattr(torch, dtype)).eval()
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8))
+    xt, xj = torch.as_tensor(x, dtype=getattr(torch, dtype)), jnp.asarray(x.transpose(0, 2, 3, 1), getattr(jnp, dtype))
+    apply_fn, params = bench.to_stax(model, nt.stax, jnp, getattr(jnp, dtype))
+    with torch.no_grad():
+        out = model(xt).numpy()
+    np.testing.assert_allclose(np.asarray(apply_fn(params, xj)), out, rtol=rtol, atol=rtol * np.abs(out).max())
+    ours = empirical_ntk(model, xt).numpy()
+    theirs = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0)(xj, None, params))
+    assert ours.shape == theirs.shape == (2, 2, 10, 10)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol * np.abs(ours).max())
+
+
+def test_torch_padding_one_with_stride_two_is_another_network() -> None:
+    """The control: torch's symmetric padding 1 before a stride-2 conv gives other outputs than stax's SAME."""
+    nt = import_neural_tangents()
+    import jax.numpy as jnp
+
+    torch.manual_seed(0)
+    padded = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(2, 3, 3, 2)).double()
+    symmetric = nn.Sequential(nn.Conv2d(2, 3, 3, 2, padding=1)).double()
+    symmetric[0].load_state_dict(padded[1].state_dict())
+    x = np.random.default_rng(2).standard_normal((1, 2, 6, 6))
+    apply_fn, params = bench.to_stax(padded, nt.stax, jnp, jnp.float64)
+    theirs = np.asarray(apply_fn(params, jnp.asarray(x.transpose(0, 2, 3, 1)))).transpose(0, 3, 1, 2)
+    with torch.no_grad():
+        np.testing.assert_allclose(padded(torch.as_tensor(x)).numpy(), theirs, rtol=1e-12, atol=1e-12)
+        assert np.abs(symmetric(torch.as_tensor(x)).numpy() - theirs).max() > 1e-3
+    with pytest.raises(ValueError, match="SAME"):
+        bench.to_stax(nn.Sequential(nn.ZeroPad2d((1, 1, 1, 1)), nn.Conv2d(2, 3, 3, 2)), nt.stax, jnp, jnp.float64)
