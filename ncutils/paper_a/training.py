@@ -13,7 +13,6 @@ A run is a task ``run_config(config, workdir)`` (:mod:`ncutils.core.task`): it c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from ncutils.core import Diverged, default_device, task
 from ncutils.data.images import balanced_batches, load_train_test
 from ncutils.kernels import ntk_probe
 from ncutils.models import build_model
+from ncutils.paper_a.assumption import assumption_record, lr_milestones, probe_epochs
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
 __all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame", "mse", "predict", "probe", "run_config",
@@ -34,13 +34,17 @@ __all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "history_frame"
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
-                         "device", "probe_output_chunk", "loss"})
+                         "device", "probe_output_chunk", "loss", "probe_log", "probe_assumption"})
 # device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
 # coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound);
 # loss: the training objective, "mse" (paper A) or "cross_entropy" (issue 16 extension, see `training_loss`).
 # Store keys hash the config as given, so configs without "loss" keep their keys.
+# probe_log: k log-spaced probe epochs besides the multiples of probe_every (`assumption.probe_epochs`);
+# probe_assumption: the probe also records `assumption.assumption_record` (chapter a08). Both off by default:
+# configs without them keep their store keys, records and costs.
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
-                            "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse"}
+                            "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse",
+                            "probe_log": None, "probe_assumption": False}
 LOSSES = ("mse", "cross_entropy")
 EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
@@ -73,8 +77,7 @@ def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
     rest = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": wd}, {"params": rest, "weight_decay": 0.0}],
                           lr=lr, momentum=0.9, nesterov=True)
-    milestones = [math.ceil(f * epochs) for f in (0.3, 0.6, 0.9)]
-    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=0.1)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(epochs), gamma=0.1)
 
 
 def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -85,8 +88,10 @@ def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
-          keep_kernels: bool = False, output_chunk: int | None = None) -> dict[str, Any]:
-    """Official metrics and extras on a class-sorted balanced batch (eval mode), kernels on the model's device."""
+          keep_kernels: bool = False, output_chunk: int | None = None,
+          full: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
+    """Official metrics and extras on a class-sorted balanced batch (eval mode), kernels on the model's device;
+    with ``full`` (the whole training set), also :func:`ncutils.paper_a.assumption.assumption_record`."""
     model.eval()
     with torch.no_grad():
         out = model(x)
@@ -120,6 +125,8 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
         "invariant_relative_norm": invariant_relative_norm(W, H, yn, kappa),
         "gamma": list(gamma), "kappa": list(kappa),
     }
+    if full is not None:
+        rec.update(assumption_record(model, x, yn, theta, theta_h, full[0], full[1].cpu().numpy()))
     if keep_kernels:
         rec["trace_ntk"] = theta.sum(axis=0).tolist()
         rec["trace_feature_kernel"] = theta_h.sum(axis=0).tolist()
@@ -171,14 +178,15 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
         sched.load_state_dict(state["sched"])
         history, start, resumed_from = state["history"], state["epoch"], state["epoch"]
     last = None
+    probed = set(probe_epochs(cfg["epochs"], cfg["probe_every"], cfg["probe_log"]))
     for epoch in range(start, cfg["epochs"] + 1):
         if epoch > 0:
             last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"], objective)
             sched.step()
-        if epoch % cfg["probe_every"] == 0 or epoch == cfg["epochs"]:
+        if epoch in probed:
             idx = last if last is not None else next(balanced_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
             rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
-                        output_chunk=cfg["probe_output_chunk"])
+                        output_chunk=cfg["probe_output_chunk"], full=(xtr, ytr) if cfg["probe_assumption"] else None)
             if not np.isfinite(rec["loss"]):
                 raise Diverged(f"probe loss is {rec['loss']} at epoch {epoch}")
             history.append({"epoch": epoch, **rec})
