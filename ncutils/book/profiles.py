@@ -99,6 +99,23 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                     lrs=PAPER_A_LRS, device="auto", probe_output_chunk=4 if model.startswith("vgg") else 32)
             for model, data in PAPER_A_RUNS}},
     },
+    "a08_assumption_in_training": {
+        # runs: parts, each run as its lrs × weight_decays with the chapter's seed, dense probes (probe_log
+        # log-spaced epochs besides the multiples of probe_every) and the assumption's extras at every probe
+        "smoke": {"workers": 2, "runs": {
+            "mlp": dict(model="mlp", data="digits", init="flax", epochs=20, probe_every=10, probe_log=8,
+                        train_per_class=150, test_per_class=20, lrs=[0.3, 0.01], weight_decays=[5e-4, 0.0]),
+            "resnet": dict(model="resnet8_w8", data="mnist5k_14", init="flax", epochs=2, probe_every=2, probe_log=2,
+                           train_per_class=24, test_per_class=10, lrs=[0.3], weight_decays=[5e-4])}},
+        "cpu": {"workers": 2, "runs": {
+            "mlp": dict(_MLP_CPU, init="flax", probe_log=40, lrs=[0.3, 0.01], weight_decays=[5e-4, 0.0]),
+            "resnet": dict(_RESNET_CPU, init="flax", epochs=60, probe_every=10, probe_log=40, lrs=[0.3],
+                           weight_decays=[5e-4, 0.0])}},
+        "paper": {"workers": 8, "runs": {
+            "resnet20-mnist": dict(model="resnet20", data="mnist", init="flax", epochs=400, probe_every=10, probe_log=60,
+                                   **PAPER_A_SIZES["mnist"], lrs=[0.1, 0.01], weight_decays=[5e-4, 0.0],
+                                   device="auto")}},
+    },
     # ---------------------------------------------------------------- extensions
     "e02_cross_entropy": {
         # sweep: parts as in a07 (lrs × the three inits, the chapter's seed); each run twice, MSE and CE.

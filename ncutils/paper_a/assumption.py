@@ -27,13 +27,14 @@ import torch
 
 from ncutils.core.checks import as_float64, count, labels_of, real_scalar
 from ncutils.kernels import empirical_ntk
-from ncutils.kernels.block import BlockValues
+from ncutils.kernels.block import BlockValues, block_spectrum
 from ncutils.nc import block_values_official
 from ncutils.paper_a.flow import residual_components
 from ncutils.paper_a.invariant import invariant
 
-__all__ = ["assumption_record", "block_fit", "epoch_flow_time", "epoch_learning_rates", "lr_milestones",
-           "output_isotropy", "probe_epochs", "residual_norms", "wd_log_decay"]
+__all__ = ["assumption_record", "block_fit", "cumulative_decay", "epoch_flow_time", "epoch_learning_rates",
+           "full_block_fit_residual", "lr_milestones", "output_isotropy", "probe_epochs", "residual_norms",
+           "wd_log_decay"]
 
 LR_DECAY = 0.1  # the official step decay ×0.1 ...
 LR_FRACTIONS = (0.3, 0.6, 0.9)  # ... at these fractions of the epochs
@@ -78,6 +79,26 @@ def wd_log_decay(lr: Any, weight_decay: float, steps_per_epoch: int, momentum: f
     weight_decay = real_scalar(weight_decay, "weight_decay", nonnegative=True)
     count(steps_per_epoch, "steps_per_epoch")
     return 2 * weight_decay * steps_per_epoch * np.asarray(lr, dtype=np.float64) / (1 - momentum)
+
+
+def cumulative_decay(probed: Any, gammas: Any, per_epoch: Any, C: int, m: int) -> dict[str, np.ndarray]:
+    """Predicted log-decay Λ_•(e) = Σ_{k ≤ e} τ_k λ_•(k) of the residual components at each probed epoch e
+    (notes §1.3 in SGD time): ``per_epoch`` the flow time τ_k of training epochs 1..T
+    (:func:`epoch_flow_time`), λ_• the eigenvalues (:func:`ncutils.kernels.block.block_spectrum`, C classes of m)
+    of the block NTK measured at the last probe before epoch k (``gammas``: one (γ_d, γ_c, γ_n) per probe)."""
+    probed = np.asarray(probed, dtype=int)
+    tau = as_float64(per_epoch, "per_epoch", ndim=1)
+    if probed[0] != 0 or np.any(np.diff(probed) <= 0) or probed[-1] > len(tau):
+        raise ValueError(f"probed epochs must start at 0, increase and end by epoch {len(tau)}, got {probed.tolist()}")
+    if len(gammas) != len(probed):
+        raise ValueError(f"got {len(gammas)} block values for {len(probed)} probes: pass one (d, c, n) per probe")
+    spectra = [block_spectrum(C, m, *g) for g in gammas]
+    which = np.searchsorted(probed, np.arange(len(tau)), side="right") - 1  # the probe before epoch k = index + 1
+    out = {}
+    for part in ("global_", "class_", "single"):
+        lam = np.array([getattr(spectra[i], part) for i in which])
+        out[part.rstrip("_")] = np.concatenate([[0.0], np.cumsum(tau * lam)])[probed]
+    return out
 
 
 def _sorted_balanced(y: Any, N: int) -> tuple[np.ndarray, int, int]:

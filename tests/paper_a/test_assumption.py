@@ -129,3 +129,16 @@ def test_full_set_invariant_of_a_batch_is_the_batch_invariant() -> None:
     assert rec["invariant_full_vs_batch"] == 0.0
     assert rec["invariant_norm_full"] == pytest.approx(invariant_norm(W, H, y, (2.5, 1.5, 0.5)))
     assert rec["block_residual_ntk"] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_cumulative_decay_of_constant_kernels_is_linear() -> None:
+    tau = np.full(10, 0.01)
+    gammas = [(2.0, 0.8, 0.2)] * 3
+    got = A.cumulative_decay([0, 4, 10], gammas, tau, C=4, m=5)
+    # λ_single = 1.2, λ_class = 1.2 + 5·0.6 = 4.2, λ_global = 4.2 + 20·0.2 = 8.2
+    np.testing.assert_allclose(got["single"], [0.0, 0.048, 0.12])
+    np.testing.assert_allclose(got["global"], [0.0, 4 * 0.082, 0.82])
+    changed = A.cumulative_decay([0, 4, 10], [(2.0, 0.8, 0.2), (3.0, 0.8, 0.2), (3.0, 0.8, 0.2)], tau, C=4, m=5)
+    assert changed["single"][-1] == pytest.approx(0.01 * (4 * 1.2 + 6 * 2.2))  # γ of the probe before each epoch
+    with pytest.raises(ValueError, match="one \\(d, c, n\\) per probe"):
+        A.cumulative_decay([0, 4, 10], gammas[:2], tau, C=4, m=5)

@@ -1,4 +1,4 @@
-"""Paper A's grids: the block-structure run (a06) and the NC-vs-invariant sweep (a07)."""
+"""Paper A's grids: the block-structure run (a06), the NC-vs-invariant sweep (a07), the assumption in training (a08)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ def cross_entropy(cfg: dict[str, Any], seed: int) -> list[Grid]:
     cross-entropy twin (the same config plus ``loss="cross_entropy"``)."""
     mse_runs = [c for spec in cfg["sweep"].values() for c in sweep_part(spec, seed)]
     return [Grid("e02_cross_entropy", run_config, mse_runs + [{**c, "loss": "cross_entropy"} for c in mse_runs])]
+
+
+def assumption_in_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter a08: every part of the profile's ``runs`` as its ``lrs`` × ``weight_decays``, with ``seed``, dense
+    probes and the assumption's extras (``probe_assumption``); its other keys go to every run."""
+    configs = []
+    for spec in cfg["runs"].values():
+        spec = dict(spec)
+        lrs, wds = spec.pop("lrs"), spec.pop("weight_decays")
+        configs += [{**spec, "lr": lr, "weight_decay": wd, "seed": seed, "probe_assumption": True}
+                    for lr in lrs for wd in wds]
+    return [Grid("a08_assumption_in_training", run_config, configs)]
