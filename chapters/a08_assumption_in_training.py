@@ -40,8 +40,8 @@
 #   (Neural Collapse in chapter a07) and lr 0.01 (no NC), each with weight decay $5\cdot10^{-4}$ and 0, and a
 #   ResNet8 of width 8 on 14×14 MNIST (400 per class) at lr 0.3, with and without weight decay, for 60 epochs
 #   (a07 trains it for 200; 60 keeps this chapter within its time budget). The paper's networks train 400 epochs
-#   on full data sets. `smoke` trains 20 epochs (MLP) and 2 (ResNet on 24 images per class): its claims are not
-#   expected to hold.
+#   on full data sets. `smoke` trains the lr-0.3 MLP for 20 epochs and the ResNet for 2 (on 24 images per
+#   class): its claims are not expected to hold.
 # :::
 
 # %% tags=["parameters"]
@@ -84,7 +84,8 @@ runs_ = []
 for rec in result.records:
     cfg = {**DEFAULTS, **rec["config"]}
     h = history_frame(rec["result"])
-    C, m, batch = 10, cfg["train_per_class"], cfg["batch_per_class"] * 10
+    C = 10  # every data set of this chapter has 10 classes
+    m, batch = cfg["train_per_class"], cfg["batch_per_class"] * C
     lr_epochs = epoch_learning_rates(cfg["lr"], cfg["epochs"])
     decay = cumulative_decay(h.index, list(h["gamma"]), epoch_flow_time(lr_epochs, batch, C), C, m)
     for part, lam in decay.items():
@@ -353,9 +354,9 @@ print(early)
 recipe = [r["label"] for r in runs_ if r["cfg"]["weight_decay"] > 0
           and r["cfg"]["lr"] == max(q["cfg"]["lr"] for q in runs_ if q["cfg"]["model"] == r["cfg"]["model"])]
 ch.claim("alignment-before-nc", "in the runs of the NC recipe (each model's largest lr, weight decay) the invariant "
-         "alignment settles before NC1_rel (largest ratio of the two epochs)", source="derived",
-         value=float((early.loc[recipe, "alignment at 90 %"] / early.loc[recipe, "NC1_rel within ×10"]).max()),
-         op="<", bound=1.0, not_expected=SMOKE)
+         "alignment settles before NC1_rel (largest difference of the two epochs)", source="derived",
+         value=float((early.loc[recipe, "alignment at 90 %"] - early.loc[recipe, "NC1_rel within ×10"]).max()),
+         op="<", bound=0.0, not_expected=SMOKE)
 
 # %% [markdown]
 # ## What the measurements say

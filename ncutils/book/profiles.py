@@ -104,7 +104,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         # log-spaced epochs besides the multiples of probe_every) and the assumption's extras at every probe
         "smoke": {"workers": 2, "runs": {
             "mlp": dict(model="mlp", data="digits", init="flax", epochs=20, probe_every=10, probe_log=8,
-                        train_per_class=150, test_per_class=20, lrs=[0.3, 0.01], weight_decays=[5e-4, 0.0]),
+                        train_per_class=150, test_per_class=20, lrs=[0.3], weight_decays=[5e-4, 0.0]),
             "resnet": dict(model="resnet8_w8", data="mnist5k_14", init="flax", epochs=2, probe_every=2, probe_log=2,
                            train_per_class=24, test_per_class=10, lrs=[0.3], weight_decays=[5e-4])}},
         "cpu": {"workers": 2, "runs": {
