@@ -57,7 +57,13 @@ import pandas as pd
 from scipy.stats import linregress
 
 from ncutils.book import start
-from ncutils.paper_a.assumption import cumulative_decay, epoch_flow_time, epoch_learning_rates, lr_milestones, wd_log_decay
+from ncutils.paper_a.assumption import (
+    block_fit,
+    cumulative_decay,
+    epoch_flow_time,
+    epoch_learning_rates,
+    wd_log_decay,
+)
 from ncutils.paper_a.training import DEFAULTS, history_frame
 
 ch = start("a08_assumption_in_training", profile=profile, seed=seed, workers=workers, runs=runs)
@@ -66,6 +72,9 @@ lost = [r for r in result.records if r["status"] != "ok"]
 if lost:
     raise RuntimeError(f"{len(lost)} training runs did not finish: {[(r['config'], r['error']) for r in lost]}")
 SMOKE = {"smoke": "20 epochs (MLP) and 2 (ResNet): no terminal phase"}
+# failed at cpu: findings, not loosened (see "What the measurements say"); whether the paper's wider networks,
+# trained longer on full data sets, behave differently is a question of scale this chapter cannot answer
+FINDING = "a finding of our scaled-down runs (narrow networks, small data): "
 
 # %% [markdown]
 # ## The runs and what the theory predicts for them
@@ -143,6 +152,21 @@ table = pd.DataFrame({k: ends(k) for k in ("gamma_ratio", "kappa_ratio", "block_
 table.round(3)
 
 # %% [markdown]
+# The per-output residual counts two departures from the assumption: entries of one block that differ, and
+# per-output kernels $\Theta_{aa}$ that differ between outputs $a$ (the assumption has one $\gamma_ullet$ for
+# all). The trace kernel $\sum_a\Theta_{aa}$, kept at the first and last probe, has only the first: its best block
+# fit's residual at the start and the end of each run.
+
+# %%
+trace_fit = {}
+for r in runs_:
+    y_probe = np.repeat(np.arange(10), r["cfg"]["batch_per_class"])  # the probe batch, class-sorted
+    trace = r["h"]["trace_ntk"]
+    trace_fit[r["label"]] = {when: block_fit(np.asarray(trace.iloc[i]), y_probe)[1]
+                             for when, i in (("start", 0), ("end", -1))}
+pd.DataFrame(trace_fit).T.round(3)
+
+# %% [markdown]
 # The paper assumes the kernels *become* aligned with the classes: the within/between contrast should grow and
 # the block fit improve. We claim it for every run (the end over the start of training, threshold 1 from the
 # statement itself).
@@ -155,10 +179,11 @@ for key, what in (("gamma_ratio", "the NTK's contrast γ_c/γ_n rises"), ("kappa
 for key, what in (("block_residual_ntk_full", "Θ (full, with the cross-output blocks)"),
                   ("block_residual_feature", "Θʰ")):
     ch.claim(key.replace("_", "-") + "-falls", f"in every run the block-fit residual of {what} falls (largest end/start)",
-             source="derived", value=float(table[key].max()), op="<", bound=1.0, not_expected=SMOKE)
+             source="derived", value=float(table[key].max()), op="<", bound=1.0,
+             not_expected={**SMOKE, "cpu": FINDING + "the kernels become class-aligned but less block-constant"})
 ch.claim("output-isotropy-falls", "in every run the cross-output blocks shrink relative to the diagonal ones "
          "(largest end/start of the output isotropy)", source="derived", value=float(table["output_isotropy"].max()),
-         op="<", bound=1.0, not_expected=SMOKE)
+         op="<", bound=1.0, not_expected={**SMOKE, "cpu": FINDING + "the ResNet's cross-output blocks grow"})
 
 
 # %% [markdown]
@@ -210,14 +235,16 @@ plt.show()
 
 # %% [markdown]
 # **Phase order** (the paper's reading of the three rates): the global component is fitted first, then the class
-# means, then the within-class deviations. The epoch of each phase is the first probe where the component is
-# below 10 % of its largest value over the run.
+# means, then the within-class deviations. The epoch of each phase is the first probe after the component's
+# largest value where it is below 10 % of that value (a component may grow first: the within-class deviations
+# of the outputs do).
 
 # %%
 def phase_epoch(h: pd.DataFrame, part: str) -> float:
-    """First probed epoch with ‖R_part‖ ≤ 0.1 · its maximum over the run (inf if never)."""
+    """First probed epoch after the maximum of ‖R_part‖ with ‖R_part‖ ≤ 0.1 · that maximum (inf if never)."""
     x = h[f"residual_{part}"]
-    below = x.index[x <= 0.1 * x.max()]
+    x = x.loc[x.idxmax():]
+    below = x.index[x <= 0.1 * x.iloc[0]]
     return int(below[0]) if len(below) else np.inf
 
 
@@ -229,17 +256,16 @@ ch.claim("phase-order", "in every run the global component is fitted no later th
          not_expected=SMOKE)
 
 # %% [markdown]
-# **Rates.** In the window from the class phase's epoch to the first learning-rate drop (constant $\eta$, the
-# global and class components fitted), the theory says $\log\lVert R_\text{single}\rVert = \text{const} -
+# **Rates.** From the class phase's epoch to the end (the global and class components fitted; $\Lambda$ follows
+# the learning-rate drops), the theory says $\log\lVert R_\text{single}\rVert = \text{const} -
 # \Lambda_\text{single}$: a slope of $-1$ against the predicted $\Lambda_\text{single}$. We fit the slope by least
 # squares over the window's probes and claim it equals $-1$ within two of its standard errors.
 
 # %%
 rates = {}
 for r in runs_:
-    h, T = r["h"], r["cfg"]["epochs"]
-    lo, hi = phases.loc[r["label"], "class"], lr_milestones(T)[0]
-    w = h[(h.index >= lo) & (h.index <= hi)]
+    h = r["h"]
+    w = h[h.index >= phases.loc[r["label"], "class"]]
     if len(w) >= 3 and np.ptp(w["Lambda_single"]) > 0:
         fit = linregress(w["Lambda_single"], np.log(w["residual_single"]))
         rates[r["label"]] = {"probes": len(w), "slope": fit.slope, "stderr": fit.stderr,
@@ -254,7 +280,8 @@ ch.claim("single-rate-matches-gamma", "in every run the within-class residual de
          "of the measured NTK (largest |slope + 1| in standard errors of the fit)", source="derived",
          **({"value": float(rates["z = |slope + 1| / stderr"].max())} if len(rates) == len(runs_) else
             {"value": None, "no_data": f"{len(runs_) - len(rates)} runs have fewer than 3 probes in their window"}),
-         op="<=", bound=2.0, not_expected=SMOKE)
+         op="<=", bound=2.0,
+         not_expected={**SMOKE, "cpu": FINDING + "the within-class residual decays 2.5 to 30 times slower than predicted"})
 
 # %% [markdown]
 # ## The invariant in training
@@ -326,13 +353,15 @@ def worst(col: str, rows: pd.DataFrame, why: str) -> dict:
 short = "a run has fewer than 4 probes in its last 40 %, or its class component is never fitted"
 ch.claim("invariant-full-matches-batch", "the full-set invariant and the official batch estimate (m = 12) agree in the "
          "terminal phase (largest |mean log-ratio| in standard errors over the probes of the last 40 %)",
-         source="derived", **worst("z full vs batch", e_table, short), op="<=", bound=3.0, not_expected=SMOKE)
+         source="derived", **worst("z full vs batch", e_table, short), op="<=", bound=3.0,
+         not_expected={**SMOKE, "cpu": FINDING + "the two agree only where the within-class features have collapsed"})
 ch.claim("invariant-conserved-without-wd", "without weight decay ‖E‖ (full set) is conserved after the class means are "
          "fitted (largest |log-change| in units of √2σ)", source="derived",
          **worst("z decay", e_table[e_table["wd"] == 0], short), op="<=", bound=3.0, not_expected=SMOKE)
 ch.claim("invariant-decays-with-wd", "with weight decay ‖E‖ (full set) decays as the extension's law e^(−2λt) predicts "
          "(largest |measured − predicted log-decay| in units of √2σ)", source="extension",
-         **worst("z decay", e_table[e_table["wd"] > 0], short), op="<=", bound=3.0, not_expected=SMOKE)
+         **worst("z decay", e_table[e_table["wd"] > 0], short), op="<=", bound=3.0,
+         not_expected={**SMOKE, "cpu": FINDING + "the law holds at lr 0.01 and in the ResNet, not at the MLP's lr 0.3"})
 
 # %% [markdown]
 # ## Alignment is set early, NC keeps improving
@@ -356,15 +385,31 @@ recipe = [r["label"] for r in runs_ if r["cfg"]["weight_decay"] > 0
 ch.claim("alignment-before-nc", "in the runs of the NC recipe (each model's largest lr, weight decay) the invariant "
          "alignment settles before NC1_rel (largest difference of the two epochs)", source="derived",
          value=float((early.loc[recipe, "alignment at 90 %"] - early.loc[recipe, "NC1_rel within ×10"]).max()),
-         op="<", bound=0.0, not_expected=SMOKE)
+         op="<", bound=0.0, not_expected={**SMOKE, "cpu": "scale: the ResNet trains 60 epochs and ends without NC "
+                                                           "(NC1_rel 0.09); the MLP's NC run holds"})
 
 # %% [markdown]
 # ## What the measurements say
-# The claims' outcomes at `cpu` are findings whichever way they go; see the scoreboard for their status.
-# Where the theory's rate and decay predictions fail, the tables above show by how much, and the figures where:
-# the dashed predicted curves leave the measured ones as soon as the kernel moves or the learning rate is large
-# against the top of the NTK's spectrum (the global and class rates $\tau\lambda$ exceed one per epoch, where a
-# discrete step no longer follows the flow).
+# At `cpu` (one seed; the claims marked *not expected* at `cpu` failed there and are findings, not excuses):
+# - **Contrast rises, block form does not.** $\gamma_c/\gamma_n$ and $\kappa_c/\kappa_n$ rise in every run (the MLP's NC
+#   run: about 1.2 → 140 and 85), and $\gamma$, $\kappa$ settle: over the last 40 % of the epochs they change by
+#   under 10 % of their early change. But the best block fit gets *worse* (Θ's relative residual 0.58 → 0.95 in the
+#   MLP's NC run), the trace kernel's too (0.23 → 0.40), and the output isotropy ends at 0.38–0.59 in the MLP and
+#   grows from 0.33 to 0.82 in the ResNet: the kernels align with the classes, but not as $\gamma_\bullet I_C$.
+# - **Three phases, not three rates.** The phase order (global, then class, then single) holds in every run, but
+#   the within-class residual decays 2.5 to 30 times slower than $\lambda_\text{single} = \gamma_d - \gamma_c$
+#   predicts (slopes −0.03 to −0.4 instead of −1); at lr 0.3 the predicted rates $\tau\lambda$ exceed one per epoch,
+#   where discrete steps no longer follow the flow.
+# - **The invariant.** Without weight decay $\lVert E\rVert$ (full set) is conserved after the class means are
+#   fitted, within the probe-to-probe scatter, in all three runs. With weight decay the extension's law
+#   $e^{-2\lambda t}$ holds at lr 0.01 and in the 60-epoch ResNet but not in the MLP's NC run, where from its class
+#   phase (epoch 404) it predicts 3.4 e-folds and $\lVert E\rVert$ stays within 0.6 %: it had already fallen from
+#   18.6 to 0.13, mostly before. The official batch estimate ($m = 12$) and the full-set invariant differ by a
+#   factor $e^{1.3}$–$e^{2}$ without NC ($e^{0.16}$ in the ResNet with weight decay), and agree to 0.1 % in the
+#   MLP's NC run: the
+#   within-class term $H_2H_2^\top/\mu_\text{single}$ grows with $m$ and vanishes only with collapse.
+# - **Alignment early, NC later** holds in the MLP's NC run (90 % of the final alignment at epoch 158, NC1_rel within
+#   a factor 10 of its end only at 487); the 60-epoch ResNet ends without NC.
 
 # %%
 ch.finish()
