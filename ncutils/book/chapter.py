@@ -40,6 +40,7 @@ CLAIMS_ENV = "NCUTILS_CLAIMS_PATH"  # set by the pipeline: where to save the cla
 TRACE_ENV = "NCUTILS_TRACE_PATH"  # set by the pipeline: where to save the grids run and the data files read
 PROGRESS_ENV = "NCUTILS_PROGRESS_PATH"  # set by the pipeline: where to say how far a long step has come
 HEADLESS_ENV = "NCUTILS_HEADLESS"  # set by the pipeline: no interactive widgets
+NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}  # a claim found otherwise is stated negated
 UNTRACKED_DATA = ("store", "runs", "cache")  # data/ folders keyed by their own means
 
 T = TypeVar("T")
@@ -167,6 +168,7 @@ class Chapter:
         bound: Any,
         not_expected: dict[str, str] | None = None,
         no_data: str | None = None,
+        found_otherwise: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         """State a claim (appended to :attr:`claims`, printed as one line); it holds when ``value op bound``
@@ -174,7 +176,10 @@ class Chapter:
 
         ``source`` is ``paper`` (the paper's statement), ``derived`` (our derivation),
         ``extension`` (beyond the paper) or ``official-code`` (behaviour of the official code).
-        ``not_expected`` maps a profile to the reason the claim may fail there.
+        ``not_expected`` maps a profile to the reason the claim may fail there (a reason of scale).
+        ``found_otherwise`` maps a profile where the claim, as first stated, failed to the statement of what
+        was found instead: there the claim is stated negated (id ``not-<id>``, ``op`` reversed) with that
+        statement and the first statement beside it, so the finding can fail in its turn.
         ``value=None`` with ``no_data`` (why, e.g. "no run in this group") states a claim that had
         nothing to measure: it never holds; status ``no data`` where excused, else ``fails``
         (:func:`ncutils.book.claims.measured` computes both from groups of runs).
@@ -185,6 +190,12 @@ class Chapter:
             raise ValueError(f"claim id {id!r} used twice in chapter {self.name}")
         if (value is None) != (no_data is not None):
             raise ValueError(f"claim {id!r}: pass no_data (why there is nothing to measure) exactly when value is None")
+        if self.profile in (found_otherwise or {}):
+            if op not in NEGATED:
+                raise ValueError(f"claim {id!r}: a finding negates <, <=, > or >=, not {op!r}")
+            statement = f"{found_otherwise[self.profile]} (first stated as {id!r}, which failed at {self.profile!r}: " \
+                        f"{statement})"
+            id, op = f"not-{id}", NEGATED[op]
         reason = (not_expected or {}).get(self.profile)
         c = Claim(
             chapter=self.name,

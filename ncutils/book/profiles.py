@@ -35,6 +35,8 @@ PAPER_A_SIZES = {"mnist": _MNIST, "mnist_32": _MNIST, "fashion_mnist": _FASHION,
 _MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=50, train_per_class=150, test_per_class=20)
 # the CNN of a07 at `cpu`: ResNet8-w8 on 200 MNIST images per class at 14×14, 400 epochs, lr 0.3, the flax init
 # (chosen in a07's section "How the CNN setting was chosen" from the trials in data/a07_cnn_trials/)
+# a08's ResNet8 (a07's first CNN setting, 400 per class; a08 shortens its training)
+_RESNET_A08 = dict(model="resnet8_w8", data="mnist5k_14", train_per_class=400, test_per_class=100)
 _CNN_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=400, probe_every=50, train_per_class=200,
                 test_per_class=100, inits=["flax"])
 # chapter e01's MLP: a07's on digits, 140 train images per majority class (divisible by 20/10/4/2 per batch)
@@ -107,6 +109,23 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             f"{model}-{data}": dict(model=model, data=data, epochs=400, probe_every=1, **PAPER_A_SIZES[data],
                                     lrs=PAPER_A_LRS, device="auto", probe_output_chunk=4 if model.startswith("vgg") else 32)
             for model, data in PAPER_A_RUNS}},
+    },
+    "a08_assumption_in_training": {
+        # runs: parts, each run as its lrs × weight_decays with the chapter's seed, dense probes (probe_log
+        # log-spaced epochs besides the multiples of probe_every) and the assumption's extras at every probe
+        "smoke": {"workers": 2, "runs": {
+            "mlp": dict(model="mlp", data="digits", init="flax", epochs=20, probe_every=10, probe_log=8,
+                        train_per_class=150, test_per_class=20, lrs=[0.3], weight_decays=[5e-4, 0.0]),
+            "resnet": dict(model="resnet8_w8", data="mnist5k_14", init="flax", epochs=2, probe_every=2, probe_log=2,
+                           train_per_class=24, test_per_class=10, lrs=[0.3], weight_decays=[5e-4])}},
+        "cpu": {"workers": 2, "runs": {
+            "mlp": dict(_MLP_CPU, init="flax", probe_every=250, probe_log=40, lrs=[0.3, 0.01], weight_decays=[5e-4, 0.0]),
+            "resnet": dict(_RESNET_A08, init="flax", epochs=60, probe_every=10, probe_log=40, lrs=[0.3],
+                           weight_decays=[5e-4, 0.0])}},
+        "paper": {"workers": 8, "runs": {
+            "resnet20-mnist": dict(model="resnet20", data="mnist", init="flax", epochs=400, probe_every=10, probe_log=60,
+                                   **PAPER_A_SIZES["mnist"], lrs=[0.1, 0.01], weight_decays=[5e-4, 0.0],
+                                   device="auto")}},
     },
     # ---------------------------------------------------------------- extensions
     "e02_cross_entropy": {

@@ -5,6 +5,7 @@ the invariant E, and the official training recipe with its NTK and NC probes.
 - :mod:`ncutils.paper_a.invariant`: E of trained features by the official class-mean formula.
 - :mod:`ncutils.paper_a.balancedness`: E as the balancedness of a two-layer linear network (extension, chapter e04).
 - :mod:`ncutils.paper_a.training` (torch): the recipe as a task, its probe, tables of runs.
+- :mod:`ncutils.paper_a.assumption`: the block-structure assumption and the theory measured in training (a08).
 """
 
 from ncutils.paper_a.flow import (

@@ -33,12 +33,14 @@ from torch import nn
 from ncutils.core import task
 from ncutils.data.images import balanced_batches, load_train_test
 from ncutils.models import NCModel, build_model
-from ncutils.paper_a.training import CONFIG_KEYS, DEFAULTS, lr_milestones, predict, probe, probe_epochs, training_loss
+from ncutils.paper_a.assumption import lr_milestones, probe_epochs
+from ncutils.paper_a.training import CONFIG_KEYS, DEFAULTS, predict, probe, training_loss
 
 __all__ = ["MEMBER_KEYS", "StackedMLP", "grid_records", "group_configs", "member_records", "run_group", "stackable"]
 
 MEMBER_KEYS = ("init", "lr", "weight_decay", "seed")  # what may differ between the members of a group
-UNSUPPORTED = ("probe_parts", "class_sizes")  # run_config keys a group does not implement: they must keep their defaults
+# run_config keys a group does not implement: they must keep their defaults
+UNSUPPORTED = ("probe_parts", "class_sizes", "probe_assumption")
 MOMENTUM = 0.9  # the recipe's Nesterov momentum (training._optimizer)
 CHECKPOINT_SECONDS = 60.0  # a group checkpoints at its checkpoint epochs, but at most once a minute (pickling is slow)
 
@@ -215,7 +217,7 @@ def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
     objective = c0["loss"]
     epochs, E = c0["epochs"], len(cfgs)
     milestones = lr_milestones(epochs)
-    probes = set(probe_epochs(c0))
+    probes = set(probe_epochs(epochs, c0["probe_every"], c0["probe_log"]))
     Path(workdir).mkdir(parents=True, exist_ok=True)
     ckpt = Path(workdir) / "checkpoint.pt"
     histories: list[list[dict[str, Any]]] = [[] for _ in cfgs]

@@ -13,7 +13,6 @@ A run is a task ``run_config(config, workdir)`` (:mod:`ncutils.core.task`): it c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,17 @@ from ncutils.core import Diverged, default_device, task
 from ncutils.data.images import imbalanced_subset, load_train_test, proportional_batches
 from ncutils.kernels import empirical_ntk, ntk_probe
 from ncutils.models import build_model
+from ncutils.paper_a.assumption import assumption_record, lr_milestones, probe_epochs
 from ncutils.paper_a.imbalanced import sized_invariant, sized_invariant_alignment
 from ncutils.paper_a.invariant import invariant_alignment, invariant_alpha, invariant_norm, invariant_relative_norm
 
-__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "class_geometry", "history_frame", "lr_milestones",
-           "mse", "part_probe", "predict", "probe", "probe_epochs", "run_config", "run_frames", "train_epoch",
-           "training_loss"]
+__all__ = ["CONFIG_KEYS", "DEFAULTS", "LOSSES", "OFFICIAL_KEYS", "class_geometry", "history_frame", "mse", "part_probe",
+           "predict", "probe", "run_config", "run_frames", "train_epoch", "training_loss"]
 
 CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every", "train_per_class",
                          "test_per_class", "batch_per_class", "weight_decay", "seed", "checkpoint_every", "widths",
-                         "device", "probe_output_chunk", "loss", "probe_parts", "class_sizes"})
+                         "device", "probe_output_chunk", "loss", "probe_parts", "class_sizes", "probe_log",
+                         "probe_assumption"})
 # device: "cpu", "cuda", or "auto" (CUDA when available, ncutils.core.default_device); probe_output_chunk: output
 # coordinates whose Jacobian factors the probe holds at once (None: all; VGG at paper scale needs a bound);
 # loss: the training objective, "mse" (paper A) or "cross_entropy" (issue 16 extension, see `training_loss`).
@@ -44,10 +44,12 @@ CONFIG_KEYS = frozenset({"model", "data", "init", "lr", "epochs", "probe_every",
 # class_sizes: None (the balanced split) or one train size per class, cut from the balanced split (issue 16,
 # chapter e01; batches keep the classes' shares, :func:`ncutils.data.images.proportional_batches`, and the probe
 # uses the block estimators for unequal sizes, :func:`probe`).
-# Store keys hash the config as given, so configs without "loss", "probe_parts" or "class_sizes" keep their keys.
+# probe_log: k log-spaced probe epochs besides the multiples of probe_every (`assumption.probe_epochs`);
+# probe_assumption: the probe also records `assumption.assumption_record` (chapter a08).
+# Store keys hash the config as given, so configs without these keys (all off by default) keep their keys.
 DEFAULTS: dict[str, Any] = {"batch_per_class": 12, "weight_decay": 5e-4, "seed": 0, "checkpoint_every": 10,
                             "widths": None, "device": "cpu", "probe_output_chunk": None, "loss": "mse",
-                            "probe_parts": None, "class_sizes": None}
+                            "probe_parts": None, "class_sizes": None, "probe_log": None, "probe_assumption": False}
 LOSSES = ("mse", "cross_entropy")
 EVAL_BATCH = 1000  # samples per forward pass when evaluating a whole split
 OFFICIAL_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy", "gamma_dist_to_Y", "kappa_dist_to_Y", "alpha",
@@ -75,17 +77,6 @@ def training_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor, int], torc
     raise ValueError(f"unknown loss {name!r}: pass one of {LOSSES}")
 
 
-def lr_milestones(epochs: int) -> list[int]:
-    """The epochs after which the learning rate drops ×0.1: 30, 60 and 90 % of ``epochs`` (rounded up)."""
-    return [math.ceil(f * epochs) for f in (0.3, 0.6, 0.9)]
-
-
-def probe_epochs(config: dict[str, Any]) -> list[int]:
-    """The epochs at which a run of ``config`` probes: 0, every ``probe_every``-th, and the last."""
-    cfg = {**DEFAULTS, **config}
-    return sorted({*range(0, cfg["epochs"] + 1, cfg["probe_every"]), cfg["epochs"]})
-
-
 def _optimizer(model: torch.nn.Module, lr: float, wd: float, epochs: int):
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
@@ -102,14 +93,16 @@ def predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, torch.Tensor], n_classes: int,
-          keep_kernels: bool = False, output_chunk: int | None = None, sized: bool = False) -> dict[str, Any]:
+          keep_kernels: bool = False, output_chunk: int | None = None, sized: bool = False,
+          full: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Official metrics and extras on a class-sorted batch (eval mode), kernels on the model's device.
 
     A batch with unequal class sizes, or any batch with ``sized=True`` (the ``class_sizes`` runs, so that
     their ratio-1 control is measured alike), gets the metrics that are defined for unequal sizes: the
     block values as plain means over all entries (:func:`ncutils.nc.block_values`), the uncentred kernel
     alignments on the whole batch, the invariant for unequal sizes (:func:`sized_invariant`), α undefined
-    (None), and per-class extras (:func:`_per_class_extras`).
+    (None), and per-class extras (:func:`_per_class_extras`). With ``full`` (the whole training set), also
+    :func:`ncutils.paper_a.assumption.assumption_record`.
     """
     model.eval()
     with torch.no_grad():
@@ -154,6 +147,8 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
         "NC1_papyan": nc.nc1(H, yn), "NC1_rel": nc.nc1_rel(H, yn), "NC4": nc.nc4(H, yn, W, b),
         "gamma": list(gamma), "kappa": list(kappa),
     }
+    if full is not None:
+        rec.update(assumption_record(model, x, yn, theta, theta_h, full[0], full[1].cpu().numpy()))
     if keep_kernels:
         rec["trace_ntk"] = theta.sum(axis=0).tolist()
         rec["trace_feature_kernel"] = theta_h.sum(axis=0).tolist()
@@ -252,7 +247,8 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         history, start, resumed_from = state["history"], state["epoch"], state["epoch"]
-    last, probes = None, set(probe_epochs(cfg))
+    last = None
+    probes = set(probe_epochs(cfg["epochs"], cfg["probe_every"], cfg["probe_log"]))
     for epoch in range(start, cfg["epochs"] + 1):
         if epoch > 0:
             last = train_epoch(model, opt, xtr, ytr, C, cfg["batch_per_class"], epoch, cfg["seed"], objective)
@@ -260,7 +256,8 @@ def run_config(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
         if epoch in probes:
             idx = last if last is not None else next(proportional_batches(train.y, cfg["batch_per_class"], 0, cfg["seed"]))
             rec = probe(model, xtr[idx], ytr[idx], test_t, C, keep_kernels=epoch in (0, cfg["epochs"]),
-                        output_chunk=cfg["probe_output_chunk"], sized=cfg["class_sizes"] is not None)
+                        output_chunk=cfg["probe_output_chunk"], sized=cfg["class_sizes"] is not None,
+                        full=(xtr, ytr) if cfg["probe_assumption"] else None)
             if cfg["probe_parts"]:
                 rec.update(part_probe(model, xtr[idx], ytr[idx], cfg["probe_parts"], cfg["probe_output_chunk"]))
             if not np.isfinite(rec["loss"]):

@@ -41,6 +41,7 @@ def _dry_run(capsys, *args: str) -> list[tuple[str, dict]]:
 OVERRIDE = {"a06_ntk_block_structure": ("lr", 0.05), "a07_nc_vs_invariant": ("workers", 1),
             "e02_cross_entropy": ("workers", 1), "e03_attention_block_structure": ("workers", 1),
             "e01_imbalanced_classes": ("workers", 1),
+            "a08_assumption_in_training": ("workers", 1),
             "b06_trained_fcn": ("repeats", 2), "b07_adaptive_kernel": ("repeats", 2), "b08_imbalanced": ("repeats", 3),
             "b09_four_class_mixture": ("fit_repeats", 3), "b10_beyond_lazy": ("repeats", 2)}
 

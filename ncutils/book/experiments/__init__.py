@@ -18,6 +18,7 @@ from ncutils.book.settings import resolve
 EXPERIMENTS: dict[str, str] = {
     "a06_ntk_block_structure": "ncutils.book.experiments.paper_a:ntk_block_structure",
     "a07_nc_vs_invariant": "ncutils.book.experiments.paper_a:nc_vs_invariant",
+    "a08_assumption_in_training": "ncutils.book.experiments.paper_a:assumption_in_training",
     "e02_cross_entropy": "ncutils.book.experiments.paper_a:cross_entropy",
     "e03_attention_block_structure": "ncutils.book.experiments.attention:attention_block_structure",
     "e01_imbalanced_classes": "ncutils.book.experiments.paper_a:imbalanced_training",

@@ -1,4 +1,5 @@
-"""Paper A's grids: the block-structure run (a06), the NC-vs-invariant sweep (a07) and its extensions (e01, e02)."""
+"""Paper A's grids: the block-structure run (a06), the NC-vs-invariant sweep (a07), the assumption in training
+(a08) and the extensions (e01, e02)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,15 @@ def imbalanced_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
         configs += [{**c, "class_sizes": imbalanced_class_sizes(n_classes, spec["train_per_class"], ratio)}
                     for ratio in cfg["training_ratios"] for c in sweep_part(spec, seed)]
     return [Grid("e01_imbalanced_classes", run_config, configs)]
+
+
+def assumption_in_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
+    """Chapter a08: every part of the profile's ``runs`` as its ``lrs`` × ``weight_decays``, with ``seed``, dense
+    probes and the assumption's extras (``probe_assumption``); its other keys go to every run."""
+    configs = []
+    for spec in cfg["runs"].values():
+        spec = dict(spec)
+        lrs, wds = spec.pop("lrs"), spec.pop("weight_decays")
+        configs += [{**spec, "lr": lr, "weight_decay": wd, "seed": seed, "probe_assumption": True}
+                    for lr in lrs for wd in wds]
+    return [Grid("a08_assumption_in_training", run_config, configs)]
