@@ -57,6 +57,23 @@ def test_claim_not_expected_only_at_declared_profile(monkeypatch, tmp_path) -> N
         cpu.finish()
 
 
+def test_a_claim_found_otherwise_is_stated_negated_at_that_profile_only() -> None:
+    cpu = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
+    cpu.claim("sep", "groups separate", source="paper", value=-0.2, op=">", bound=0.0,
+              found_otherwise={"cpu": "they do not"})
+    c = cpu.claims[-1]
+    assert (c.id, c.op, c.status) == ("not-sep", "<=", "holds")
+    assert c.statement.startswith("they do not") and "groups separate" in c.statement
+    cpu.claim("sep2", "groups separate", source="paper", value=0.3, op=">", bound=0.0, found_otherwise={"cpu": "no"})
+    assert cpu.claims[-1].status == "fails"  # the finding can fail in its turn
+    smoke = chapter_mod.Chapter("x", "smoke", 0, chapter_mod.Config())
+    smoke.claim("sep", "groups separate", source="paper", value=0.3, op=">", bound=0.0,
+                found_otherwise={"cpu": "they do not"})
+    assert (smoke.claims[-1].id, smoke.claims[-1].status) == ("sep", "holds")
+    with pytest.raises(ValueError, match="negates"):
+        cpu.claim("eq", "s", source="paper", value=0.0, op="==", bound=0, found_otherwise={"cpu": "no"})
+
+
 def test_claim_ids_unique_and_finish_needs_a_claim() -> None:
     ch = chapter_mod.Chapter("x", "cpu", 0, chapter_mod.Config())
     with pytest.raises(chapter_mod.ClaimsFailed, match="no claim"):
