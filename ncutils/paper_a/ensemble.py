@@ -159,15 +159,20 @@ class _StackedSGD:
 
 
 def _losses(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """(E,) the members' losses: ``training_loss(loss)`` of each member's outputs (E, B, C) and labels (E, B)."""
+    """(E,) the members' losses: ``training_loss(loss)`` ("mse" or "cross_entropy", checked with the group) of each
+    member's outputs (E, B, C) and labels (E, B)."""
     E, B, C = out.shape
     if loss == "mse":
         return 0.5 * torch.mean((out - F.one_hot(y, C).to(out.dtype)) ** 2, dim=(1, 2))
-    training_loss(loss)  # an unknown loss name raises here
     return F.cross_entropy(out.reshape(E * B, C), y.reshape(E * B), reduction="none").reshape(E, B).mean(dim=1)
 
 
 GROUP_KEYS = frozenset({"members"})
+
+
+def _alive(errors: list[str | None]) -> torch.Tensor:
+    """(E,) 1 for the members still training, 0 for those that diverged (their learning rate becomes 0)."""
+    return torch.tensor([err is None for err in errors], dtype=torch.float32)
 
 
 def _checked_member(config: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +196,7 @@ def _check_group(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if cfgs[0][k] != DEFAULTS[k]:
             raise ValueError(f"groups do not implement {k!r} (got {cfgs[0][k]!r}): run such configs one by one with "
                              "run_config")
+    training_loss(cfgs[0]["loss"])  # an unknown loss raises here, before any training
     if cfgs[0]["device"] != "cpu":
         raise ValueError("groups train on the CPU (device='cpu'); on a GPU run the configs one by one with run_config")
     return cfgs
@@ -229,6 +235,7 @@ def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
         opt.load_state_dict(state["opt"])
         histories, errors, start, resumed_from = state["histories"], state["errors"], state["epoch"], state["epoch"]
     rows, saved = torch.arange(E)[:, None], time.monotonic()
+    alive = _alive(errors)  # rebuilt only when a member diverges
     last: list[np.ndarray | None] = [None] * E
     for epoch in range(start, epochs + 1):
         if epoch > 0:
@@ -242,7 +249,7 @@ def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
                     for e in torch.nonzero(~finite).flatten().tolist():
                         if errors[e] is None:
                             errors[e] = f"loss is {losses[e].item()} at epoch {epoch}"
-                alive = torch.tensor([err is None for err in errors], dtype=torch.float32)
+                    alive = _alive(errors)
                 torch.where(finite, losses, torch.zeros_like(losses)).sum().backward()
                 opt.step(scale, alive)
                 last = list(idx)
@@ -260,6 +267,7 @@ def run_group(config: dict[str, Any], workdir: Path | None) -> dict[str, Any]:
                     errors[e] = f"probe loss is {rec['loss']} at epoch {epoch}"
                     continue
                 histories[e].append({"epoch": epoch, **rec})
+            alive = _alive(errors)  # a probe may have found a member diverged
         due = time.monotonic() - saved >= CHECKPOINT_SECONDS
         if epoch > 0 and epoch % c0["checkpoint_every"] == 0 and epoch < epochs and due:
             saved = time.monotonic()
