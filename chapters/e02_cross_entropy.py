@@ -34,8 +34,8 @@
 #   the MSE formula evaluated on the CE-trained network — a number whose meaning under CE is exactly
 #   what is being tested. The groups (NC1_rel < 0.01 with NC, > 0.1 without) are a07's.
 # - **Scaled down:** `cpu` runs a07's MLP part (scikit-learn digits, 1 500 epochs, 3 initialisations ×
-#   lrs {0.01, 0.03, 0.1, 0.3, 1.0}) with both losses; the MSE runs are a07's own (the same configs, shared
-#   through the store). a07's ResNet8 part runs only at `paper` (its CE twins do not fit the CPU budget).
+#   lrs {0.01, 0.03, 0.1, 0.3, 1.0} × seeds 0 and 1) with both losses; the MSE runs are a07's own (the same
+#   configs, shared through the store; a07 trains a third seed, which does not fit this chapter's budget). a07's ResNet8 part runs only at `paper` (its CE twins do not fit the CPU budget).
 #   `smoke` runs 6 short MLP runs per loss, where no run reaches NC and the claims are not expected to hold.
 # :::
 
@@ -63,7 +63,7 @@ final = pd.concat([run_frames([r for r in records if r["config"].get("loss", "ms
 NC_BELOW, NO_NC_ABOVE = 1e-2, 0.1  # a07's groups: final NC1_rel of the runs with / without NC
 SMOKE = {"smoke": "6 short MLP runs per loss (40 epochs): no run reaches NC"}
 cols = ["train acc", "test acc", "NC1_rel", "NC2", "NC3", "NTK alignment", "invariant alignment"]
-final.pivot_table(index=["setting", "init", "lr"], columns="loss", values=cols).round(4)
+final.pivot_table(index=["setting", "init", "lr", "seed"], columns="loss", values=cols).round(4)
 
 # %%
 ch.claim("no-run-lost", "every run of both losses finished (failed or diverged runs)", source="derived",
@@ -71,11 +71,11 @@ ch.claim("no-run-lost", "every run of both losses finished (failed or diverged r
 
 # %% [markdown]
 # ## Accuracy: CE against MSE
-# Paired by (setting, init, lr): the difference CE − MSE of the test accuracy, with its mean and standard
+# Paired by (setting, init, lr, seed): the difference CE − MSE of the test accuracy, with its mean and standard
 # error over the pairs.
 
 # %%
-pairs = final.pivot_table(index=["setting", "init", "lr"], columns="loss", values=["test acc", "train acc"])
+pairs = final.pivot_table(index=["setting", "init", "lr", "seed"], columns="loss", values=["test acc", "train acc"])
 diff = pairs[("test acc", "CE")] - pairs[("test acc", "MSE")]
 print(f"test accuracy CE − MSE: mean {diff.mean():+.4f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} (s.e., "
       f"{len(diff)} pairs); train accuracy CE min {pairs[('train acc', 'CE')].min():.4f}, "
@@ -115,7 +115,7 @@ for name in LOSSES.values():
     nc_runs, non_nc = sub[sub["NC1_rel"] < NC_BELOW], sub[sub["NC1_rel"] > NO_NC_ABOVE]
     print(f"{name}: {len(nc_runs)} runs with NC, {len(non_nc)} without, {len(sub) - len(nc_runs) - len(non_nc)} between; "
           f"Spearman(invariant alignment, NC1_rel) = {spearman(sub['invariant alignment'], sub['NC1_rel']):.3f}")
-    # MSE: the criterion a07 tests; CE: the negative answer found at `cpu` (see below), stated as the claim
+    # MSE: the criterion a07 tests; CE: the same criterion, which failed at `cpu` (see below): the finding is stated there
     margin = measured(lambda a, b: a["invariant alignment"].min() - b["invariant alignment"].max(), nc_runs, non_nc,
                       empty="no run with NC or none without: nothing to separate")
     if name == "MSE":
@@ -123,10 +123,11 @@ for name in LOSSES.values():
                  f"alignment than every run without (NC1_rel > {NO_NC_ABOVE:g}): smallest NC − largest non-NC "
                  "alignment", source="extension", **margin, op=">", bound=0.0, not_expected=SMOKE)
     else:
-        ch.claim("alignment-does-not-separate-ce", f"CE: the MSE criterion fails, some run with NC (NC1_rel < "
-                 f"{NC_BELOW:g}) has a smaller invariant alignment than some run without (NC1_rel > {NO_NC_ABOVE:g}): "
-                 "smallest NC − largest non-NC alignment", source="extension", **margin, op="<", bound=0.0,
-                 not_expected=SMOKE)
+        ch.claim("alignment-separates-ce", f"CE: every run with NC (NC1_rel < {NC_BELOW:g}) has a larger invariant "
+                 f"alignment than every run without (NC1_rel > {NO_NC_ABOVE:g}): smallest NC − largest non-NC "
+                 "alignment", source="extension", **margin, op=">", bound=0.0, not_expected=SMOKE,
+                 found_otherwise={"cpu": "CE: the MSE criterion fails, some run with NC has a smaller invariant "
+                                         "alignment than some run without"})
     ch.claim(f"alignment-ranks-nc1-{name.lower()}", f"{name}: Spearman(invariant alignment, NC1_rel) is negative "
              "beyond chance: its one-sided permutation p-value", source="extension",
              **measured(lambda g: spearman_permutation_p(g["invariant alignment"], g["NC1_rel"], n=2000, seed=seed), sub,
@@ -142,13 +143,21 @@ for name in LOSSES.values():
 # inverse in $E$ comes from the MSE flow), so a holding claim is an empirical coincidence at this scale and
 # a failing one is the expected negative answer — reported as a result, not excused.
 #
-# **At `cpu` (seed 0, 15 runs per loss):** under MSE both claims hold (separation margin +0.36,
-# permutation p = 0.0005). Under CE the alignment still *ranks* the runs by NC1_rel (p = 0.011) but does
-# **not separate** them: the smallest alignment of a CE run with NC is 0.076 below the largest alignment of
-# a CE run without NC (claim `alignment-does-not-separate-ce`; first stated as `alignment-separates-ce`, which failed). So the MSE invariant's alignment does not
-# predict NC under cross-entropy as it does under MSE: it is a trend, not a criterion. Counts: MSE 9 runs
-# with NC, 6 without; CE 4 with, 5 without, 6 between; Spearman(alignment, NC1_rel) −0.92 (MSE), −0.58 (CE).
-# Accuracy is not what differs: test accuracy CE − MSE = −0.0013 ± 0.0017 (s.e., 15 pairs), every CE run fits.
+# **At `cpu` (seeds 0 and 1, 30 runs per loss):** under MSE both claims hold (separation margin +0.20,
+# permutation p = 0.0005). Under CE the alignment still *ranks* the runs by NC1_rel (p = 0.0005) but does
+# **not separate** them: the smallest alignment of a CE run with NC is 0.055 below the largest alignment of a CE
+# run without NC (finding `not-alignment-separates-ce`; the claim was first stated as `alignment-separates-ce`).
+# So the MSE invariant's alignment does not predict NC under cross-entropy as it does under MSE: it is a trend,
+# not a criterion. Counts: MSE 18 runs with NC, 12 without; CE 10 with, 6 without, 14 between; Spearman(alignment,
+# NC1_rel) −0.86 (MSE), −0.66 (CE). Accuracy is not what differs: every CE run fits its training set, and the
+# test accuracies of the pairs are printed above.
+#
+# How thin the evidence was with one seed: with seed 0 alone (15 runs per loss) the CE margin was −0.076 on the
+# machine where this chapter was first run and +0.045 on another (the same code and seed; a different CPU rounds
+# differently, and the CE runs near the groups' NC1_rel bounds moved across them), while the MSE margin was +0.36
+# on both. A criterion decided by the extreme runs of two small groups can flip with rounding; the second seed
+# (a07 trains three; the third does not fit this chapter's 8-minute budget) gives the answer above, which can
+# still fail with more runs in either direction — a margin can only shrink as runs are added.
 
 # %%
 ch.finish()

@@ -39,12 +39,19 @@
 #   share). The block statistics are a06's: the contrast $(x_c-x_n)/x_d$ of γ (NTK) and κ (feature kernel); the
 #   ratios $x_c/x_n$ are shown, not claimed (they are unstable when $x_n$ is near 0).
 # - **Scaled down:** `cpu` trains d = 16, 2 blocks (≈ 5 500 parameters) on 100 images per class of
-#   MNIST-5k pooled to 14×14 for 200 epochs, 3 initialisations × lrs {0.03, 0.1, 0.2} (9 runs; lr 0.5
-#   diverged in a pilot). Patches
-#   of 7×7 (4 tokens) rather than 2×2 (49 tokens) keep the training and the per-sample Jacobian factors
-#   within the CPU budget; with 4 tokens the attention mixes little, which limits what this answers.
-#   `smoke` trains 3 runs for 4 epochs on 24 images per class, where no claim about training is expected
-#   to hold. `paper` is a larger ViT of ours (d = 64, 4 blocks, 16 tokens of 28×28 MNIST), not run here.
+#   MNIST-5k pooled to 14×14 for 1 500 epochs (12 500 steps; a07's MLP gets 18 750), 3 initialisations × lrs
+#   {0.03, 0.1, 0.3} (9 runs, one seed: the middle of a07's grid; lr 0.5 diverged in a pilot). Patches of 7×7
+#   (4 tokens) rather than 2×2 (49 tokens) keep the training and the per-sample Jacobian factors within the CPU
+#   budget; with 4 tokens the attention mixes little, which limits what this answers. `smoke` trains 3 runs for
+#   4 epochs on 24 images per class, where no claim about training is expected to hold. `paper` is a larger
+#   ViT of ours (d = 64, 4 blocks, 16 tokens of 28×28 MNIST), not run here.
+# - **How the length was chosen.** A first `cpu` setting trained 200 epochs (1 700 steps) at lrs {0.03, 0.1, 0.2}:
+#   no run fit its training set (train accuracy 0.58–0.78), no run approached NC (NC1_rel 0.48–1.19), the
+#   NTK's alignment with the labels fell in every run, and every claim below failed as stated; we first reported
+#   that as the answer. It was an answer about too few steps: single pilot runs (seed 0) at 1 000 epochs fit
+#   (`flax`, lr 0.1: train accuracy 1.000, NC1_rel 0.054, NTK alignment 0.62; `torch` 0.998; `normal_fan_out`
+#   0.992; lr 0.3: 0.990; lr 0.03: 0.941), and at 1 500 lr 0.03 came near (0.981), so 1 500 was chosen
+#   (the chapter then takes about 5 minutes at `cpu`).
 # :::
 
 # %% tags=["parameters"]
@@ -74,9 +81,9 @@ final[["init", "lr", "train acc", "test acc", "NC1_rel", "NC2", "NC3", "NTK alig
 # %%
 ch.claim("no-run-lost", "every ViT run finished (failed or diverged runs)", source="derived",
          value=result.n_lost(), op="==", bound=0)
-ch.claim("does-not-fit", "at this scale the ViT does not fit its training set under paper A's recipe: the median "
-         "train accuracy over the runs (first stated as `fits`, ≥ 0.99, which failed at `cpu`)", source="extension",
-         **measured(lambda runs: float(runs["train acc"].median()), final), op="<", bound=0.99, not_expected=SMOKE)
+ch.claim("fits", "the ViT fits its training set under paper A's recipe: the median train accuracy over the runs",
+         source="extension", **measured(lambda runs: float(runs["train acc"].median()), final), op=">=", bound=0.99,
+         not_expected=SMOKE)
 
 # %% [markdown]
 # ## The kernels at initialisation and after training
@@ -148,36 +155,30 @@ plt.show()
 # ## Claims (extension)
 # Over the runs (initialisations × learning rates), the change end − start of each kernel's contrast and
 # alignment, against the runs' own spread: the two-sided Student-t half-width at 99.9 % of the mean change
-# (the book's convention, `ncutils.book.spread`). The claims were first stated as "rises" (mean change minus
-# half-width > 0) for all six; every one failed at `cpu` (seed 0). They are restated as the negative answer
-# found there: the NTK's and the attention layers' alignment with the labels **fall** (mean change plus
-# half-width < 0), and the three contrasts and the feature kernel's alignment **do not rise** beyond the
-# spread (mean change minus half-width ≤ 0). Each can fail: a rise (or, for "falls", no clear fall) breaks it.
+# (the book's convention, `ncutils.book.spread`). Each is claimed to **rise**: mean change minus half-width
+# > 0, as the block structure of paper A's assumption forming during training would have it (chapter a06
+# for MLPs and CNNs). Each can fail: a mean change within the spread, or a fall, breaks it. At `cpu` the
+# three contrasts rise in every run and their claims hold; the three alignments rise on average but one run
+# (`torch`, lr 0.1) loses 0.16 of its NTK alignment, so their claims failed as stated and the finding, "does
+# not rise beyond the spread" (id `not-…`, mean change minus half-width ≤ 0), is stated there instead.
 
 # %%
-FALLS = {("gamma", "alignment"), ("attention", "alignment")}  # found at `cpu`: a fall beyond the spread
 for name, (_, _, whose) in KERNELS.items():
     for stat, what in (("contrast", "class contrast (x_c − x_n)/x_d"), ("alignment", "alignment with the labels")):
         change = blocks[f"Δ {name} {stat}"]
         print(f"Δ {name} {stat}: mean {change.mean():+.4f} over {len(change)} runs, min {change.min():+.4f}, "
               f"max {change.max():+.4f}")
-        falls = (name, stat) in FALLS
-        sign = 1.0 if falls else -1.0
-        ch.claim(f"{name}-{stat}-{'falls' if falls else 'does-not-rise'}",
-                 f"{whose} {what} " + ("falls over training: mean change (end − start) over the runs plus its 99.9 % t "
-                                       "half-width" if falls else "does not rise beyond the spread: mean change (end − "
-                                       "start) over the runs minus its 99.9 % t half-width") +
-                 f" (first stated as `{name}-{stat}-rises`)", source="extension",
-                 **measured(lambda d, k=sign: float(d.mean() + k * halfwidth(d)), change, need=2,
-                            empty="fewer than 2 runs: no spread"),
-                 op="<" if falls else "<=", bound=0.0, not_expected=SMOKE)
+        finding = {"cpu": f"{whose} {what} does not rise beyond the runs' spread (one run falls; see below)"}
+        ch.claim(f"{name}-{stat}-rises", f"{whose} {what} rises over training: mean change (end − start) over the "
+                 "runs minus its 99.9 % t half-width", source="extension",
+                 **measured(lambda d: float(d.mean() - halfwidth(d)), change, need=2, empty="fewer than 2 runs: no spread"),
+                 op=">", bound=0.0, not_expected=SMOKE, found_otherwise=finding if stat == "alignment" else None)
 
 # %% [markdown]
 # ## The invariant's alignment against NC1
-# Chapter a07's question on the ViT: the larger the invariant's alignment at the end, the smaller NC1? First
-# claimed as "Spearman's ρ of the invariant alignment and NC1_rel across the runs is negative beyond chance"
-# (one-sided permutation p-value, 2 000 seeded re-pairings, below 0.05), which failed at `cpu`; restated as
-# the finding: the rank correlation is **not** significant at this scale (p ≥ 0.05). No run reaches NC here.
+# Chapter a07's question on the ViT: the larger the invariant's alignment at the end, the smaller NC1? Claimed as
+# "Spearman's ρ of the invariant alignment and NC1_rel across the runs is negative beyond chance" (one-sided
+# permutation p-value, 2 000 seeded re-pairings, below 0.05).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -195,29 +196,29 @@ ranked = measured(lambda runs: spearman_permutation_p(runs["invariant alignment"
 if ranked["value"] is not None:
     print(f"Spearman(invariant alignment, NC1_rel) = {spearman(final['invariant alignment'], final['NC1_rel']):.3f}, "
           f"one-sided permutation p = {ranked['value']:.4f}")
-ch.claim("invariant-alignment-does-not-rank-nc1", "Spearman(invariant alignment, NC1_rel) across the runs is not "
-         "negative beyond chance: its one-sided permutation p-value (first stated as `invariant-alignment-ranks-nc1`, "
-         "p < 0.05)", source="extension", **ranked, op=">=", bound=0.05, not_expected=SMOKE)
+ch.claim("invariant-alignment-ranks-nc1", "Spearman(invariant alignment, NC1_rel) across the runs is negative beyond "
+         "chance: its one-sided permutation p-value", source="extension", **ranked, op="<", bound=0.05,
+         not_expected=SMOKE)
 
 # %% [markdown]
 # ## What the answer is
-# **At `cpu` (seed 0, 9 runs): no, not at this scale.** The ViT does not fit its training set under paper A's
-# recipe (train accuracy 0.58–0.78, median 0.70; test 0.55–0.72), and no run approaches NC (NC1_rel 0.48–1.19).
-# Its kernels do not become more block structured: the NTK's alignment with the labels *falls* in every run
-# (mean −0.034, range −0.065 to −0.017), the attention layers' NTK's alignment falls in every run (mean
-# −0.059), and the class contrasts $(x_c-x_n)/x_d$ of Θ, Θʰ and the attention NTK change by −0.025, −0.002 and
-# −0.006 on average, rising in some runs and falling in others. What does
-# happen in every run is that the kernels shrink: the NTK's diagonal block value γ_d falls 7- to 34-fold between
-# initialisation and the first probe after it (epoch 50); the contrasts, being relative to γ_d, are not moved by
-# this scale. The invariant's alignment does not rank the runs by NC1 beyond chance (ρ = −0.43, p = 0.12).
+# **At `cpu` (seed 0, 9 runs): yes for the block structure and for the invariant, with one exception.** The ViT
+# fits its training set (median train accuracy 0.995; the three runs at lr 0.03 reach 0.91–0.98; test accuracy
+# 0.83–0.91). The class contrast $(x_c-x_n)/x_d$ of the NTK, of the feature kernel and of the attention layers'
+# NTK rises in **every** run (mean +0.16, +0.14, +0.17; smallest +0.027, +0.049, +0.034), and the ratios
+# $x_c/x_n$ grow from about 1.3 to 1.4–3.4: the kernels become more block structured by class, the attention's
+# share included. Their alignment with the labels rises in 8 of the 9 runs (mean +0.09, +0.07, +0.06) but falls
+# in one, `torch` at lr 0.1 (−0.16, −0.11, −0.17), so a rise beyond the spread of 9 runs is not shown (the
+# `not-…-alignment-rises` findings). The invariant's alignment ranks the runs by NC1 as in a07 (ρ = −0.97,
+# p = 0.0005), although no run reaches a07's NC threshold (NC1_rel 0.019–0.40; the best at lr 0.1 and 0.3).
 #
-# So this is a negative answer about *this* setting, not about attention in general: a 5 500-parameter ViT with
-# 4 tokens trained with SGD, MSE and a step decay after 30 % of 200 epochs never leaves the underfitting regime,
-# while paper A's picture concerns networks trained towards zero training error. Pilots (seed 0) found no nearby setting that fits:
-# d = 32 reached train accuracy 0.54 after 100 epochs (`torch`, lr 0.1); with `flax`, lr 0.5 diverged, 50 images
-# per class for 200 epochs reached 0.51–0.52 (lr 0.03, 0.1) and 100 per class for 100 epochs 0.46 (lr 0.2).
-# The closest setting reported is the `cpu` profile itself; whether a ViT that fits (more steps, a larger model, patches of 2×2, an optimiser other than the paper's)
-# becomes block structured is left open.
+# The run whose alignments fall is among the most collapsed (NC1_rel 0.027, invariant alignment 0.77), and its
+# NTK's class contrast still rises (+0.027). The two statistics see different things: the contrast is made of
+# the block *averages* γ_d, γ_c, γ_n, while the alignment uses every entry of the kernel, so it also falls when
+# the entries spread within their blocks or the kernel's scale concentrates on a few samples (which of these
+# happened here we did not measure). Paper A's assumption is about the block values, which the contrast
+# measures. What this does not answer: attention with many tokens (4 tokens mix little), a larger ViT, other
+# optimisers, and more seeds.
 
 # %%
 ch.finish()

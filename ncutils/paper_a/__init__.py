@@ -24,6 +24,7 @@ from ncutils.paper_a.flow import (
                                   zero_invariant_init,
 )
 from ncutils.paper_a.invariant import (
+                                  declared_feature_kernels,
                                   invariant,
                                   invariant_alignment,
                                   invariant_alpha,
@@ -31,7 +32,7 @@ from ncutils.paper_a.invariant import (
                                   invariant_relative_norm,
 )
 
-__all__ = ["BlockOperator", "FlowSolution", "FlowState", "fitted_log_slope", "integrate_last_layer_flow", "invariant",
-           "invariant_alignment", "invariant_alpha", "invariant_matrix", "invariant_norm", "invariant_relative_norm",
-           "project_class_means", "project_global", "random_init", "residual_closed_form", "residual_components",
-           "targets", "zero_invariant_init"]
+__all__ = ["BlockOperator", "FlowSolution", "FlowState", "declared_feature_kernels", "fitted_log_slope",
+           "integrate_last_layer_flow", "invariant", "invariant_alignment", "invariant_alpha", "invariant_matrix",
+           "invariant_norm", "invariant_relative_norm", "project_class_means", "project_global", "random_init",
+           "residual_closed_form", "residual_components", "targets", "zero_invariant_init"]

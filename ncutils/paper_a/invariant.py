@@ -68,3 +68,17 @@ def invariant_relative_norm(W: Any, H: Any, y: Any, kappa: BlockValues) -> float
     """‖E‖_F / ‖WᵀW‖_F (extra: the raw norm mostly tracks the classifier's norm)."""
     lhs, rhs = _invariant_sides(W, H, y, kappa)
     return finite_result(np.linalg.norm(lhs - rhs) / np.linalg.norm(lhs), "invariant_relative_norm")
+
+
+def declared_feature_kernels(theta_h: Any, declared: int) -> np.ndarray:
+    """The feature kernels the official code averages when it declares ``declared`` features but the network
+    has n = len(theta_h) (notes B3: its DenseNet40 on CIFAR-10 declares 184 and has 132). Inside ``jit`` a
+    feature index j ≥ n is clamped to n − 1, so the stack holds kernels 0 … n−2 once and kernel n−1
+    ``declared − n + 1`` times: its block values κ (and, through κ, the invariant) over-weight the last feature.
+    ``theta_h``: the (n, N, N) per-feature kernels; returns the (declared, N, N) stack."""
+    theta_h = np.asarray(theta_h)
+    if theta_h.ndim != 3:
+        raise ValueError(f"theta_h must be the (n, N, N) per-feature kernels, got shape {theta_h.shape}")
+    n = theta_h.shape[0]
+    declared = count(declared, "declared", minimum=n)
+    return theta_h[np.minimum(np.arange(declared), n - 1)]

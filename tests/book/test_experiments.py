@@ -124,12 +124,13 @@ def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_mlp_runs() -> 
     assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
 
 
-def test_cross_entropy_plans_a07s_first_mlp_group_and_its_ce_twins() -> None:
+def test_cross_entropy_plans_a07s_first_two_mlp_groups_and_their_ce_twins() -> None:
     (grid,) = plan("e02_cross_entropy", "cpu", seed=0)
-    mse, ce = grid.configs
-    a07_first = plan("a07_nc_vs_invariant", "cpu", seed=0)[0].configs[0]
-    assert config_hash(mse) == config_hash(a07_first) and len(mse["members"]) == 15  # a shared store key
-    assert ce["members"] == [{**c, "loss": "cross_entropy"} for c in mse["members"]]
+    mse, ce = grid.configs[:2], grid.configs[2:]
+    a07_groups = plan("a07_nc_vs_invariant", "cpu", seed=0)[0].configs[:2]  # seeds 0 and 1
+    assert [config_hash(g) for g in mse] == [config_hash(g) for g in a07_groups]  # shared store keys
+    assert [{c["seed"] for c in g["members"]} for g in mse] == [{0}, {1}] and all(len(g["members"]) == 15 for g in mse)
+    assert [g["members"] for g in ce] == [[{**c, "loss": "cross_entropy"} for c in g["members"]] for g in mse]
 
 
 def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(capsys) -> None:

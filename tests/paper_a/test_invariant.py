@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from ncutils.kernels import block_kernel
+from ncutils.nc import block_values_official
 from ncutils.paper_a import (
     BlockOperator,
+    declared_feature_kernels,
     invariant,
     invariant_alignment,
     invariant_alpha,
@@ -65,3 +67,28 @@ def test_alpha_lies_in_zero_to_one_over_C() -> None:
         kn, kc, kd = np.sort(rng.uniform(0.0, 1.0, size=3)) * np.array([1.0, 1.0, 2.0])
         C, m = int(rng.integers(2, 12)), int(rng.integers(2, 50))
         assert 0.0 <= invariant_alpha((kd, kc, kn), C, m) * C < 1.0
+
+
+def test_declared_feature_kernels_repeat_the_last_feature_as_the_official_jit_clamp():
+    rng = np.random.default_rng(3)
+    n, N, declared = 5, 8, 9
+    J = rng.standard_normal((n, N, 3))
+    theta_h = J @ J.transpose(0, 2, 1)  # one Gram matrix per feature
+    stack = declared_feature_kernels(theta_h, declared)
+    assert stack.shape == (declared, N, N)
+    np.testing.assert_array_equal(stack[: n - 1], theta_h[: n - 1])
+    for j in range(n - 1, declared):
+        np.testing.assert_array_equal(stack[j], theta_h[n - 1])
+    # κ of the declared stack: the per-feature block values with the last feature weighted declared − n + 1 times
+    y = np.repeat(np.arange(2), N // 2)
+    per_feature = np.array([block_values_official(k, y) for k in theta_h])
+    weights = np.r_[np.ones(n - 1), declared - n + 1] / declared
+    np.testing.assert_allclose(block_values_official(stack, y), weights @ per_feature, rtol=1e-12)
+    np.testing.assert_array_equal(declared_feature_kernels(theta_h, n), theta_h)
+
+
+def test_declared_feature_kernels_reject_bad_input():
+    with pytest.raises(ValueError, match="at least 5"):
+        declared_feature_kernels(np.zeros((5, 4, 4)), 3)
+    with pytest.raises(ValueError, match=r"\(n, N, N\)"):
+        declared_feature_kernels(np.zeros((4, 4)), 6)
