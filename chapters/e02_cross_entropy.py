@@ -35,7 +35,8 @@
 #   what is being tested. The groups (NC1_rel < 0.01 with NC, > 0.1 without) are a07's.
 # - **Scaled down:** `cpu` runs a07's MLP part (scikit-learn digits, 1 500 epochs, 3 initialisations ×
 #   lrs {0.01, 0.03, 0.1, 0.3, 1.0} × seeds 0 and 1) with both losses; the MSE runs are a07's own (the same
-#   configs, shared through the store; a07 trains a third seed, which does not fit this chapter's budget). a07's ResNet8 part runs only at `paper` (its CE twins do not fit the CPU budget).
+#   configs, shared through the store; a07 trains a third seed, which does not fit this chapter's budget).
+#   a07's ResNet8 part runs only at `paper` (its CE twins do not fit the CPU budget).
 #   `smoke` runs 6 short MLP runs per loss, where no run reaches NC and the claims are not expected to hold.
 # :::
 
