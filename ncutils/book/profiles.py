@@ -39,6 +39,9 @@ _MLP_CPU = dict(model="mlp", data="digits", epochs=1500, probe_every=50, train_p
 _RESNET_A08 = dict(model="resnet8_w8", data="mnist5k_14", train_per_class=400, test_per_class=100)
 _CNN_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=400, probe_every=50, train_per_class=200,
                 test_per_class=100, inits=["flax"])
+# chapter a06's ResNet20 at `cpu`: the paper's architecture, init and lr on 14×14 MNIST-5k (60 epochs of 100 images
+# per class fit it: train accuracy 1.0; lr 0.3 did not train)
+_RESNET20_A06 = dict(model="resnet20", data="mnist5k_14", init="flax", lr=0.1)
 # chapter e01's MLP: a07's on digits, 140 train images per majority class (divisible by 20/10/4/2 per batch)
 _MLP_E01 = dict(model="mlp", data="digits", train_per_class=140, test_per_class=20, batch_per_class=20, n_classes=10)
 
@@ -75,14 +78,20 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "cpu": {"n_per_class": 4, "widths": [64, 32]},
         "paper": {"n_per_class": 6, "widths": [128, 128, 32]},
     },
+    # resnet: a second run, the paper's ResNet20 on 14×14 MNIST-5k at a scale the profile affords (probes at the
+    # start and the end only: one probe of a ResNet20 costs ~20 s on one core); {} at paper, whose run is the paper's
     "a06_ntk_block_structure": {
         "smoke": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 40, "probe_every": 20,
-                  "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
+                  "train_per_class": 150, "test_per_class": 20, "device": "cpu", "workers": 2,
+                  "resnet": dict(_RESNET20_A06, epochs=1, probe_every=1, train_per_class=8, test_per_class=4,
+                                batch_per_class=4)},
         "cpu": {"model": "mlp", "data": "digits", "init": "flax", "lr": 0.3, "epochs": 1500, "probe_every": 250,
-                "train_per_class": 150, "test_per_class": 20, "device": "cpu"},
+                "train_per_class": 150, "test_per_class": 20, "device": "cpu", "workers": 2,
+                "resnet": dict(_RESNET20_A06, epochs=60, probe_every=60, train_per_class=100, test_per_class=50)},
         # the paper's figure: ResNet20 on the full MNIST, 400 epochs, probes every epoch; init and lr are ours
         "paper": {"model": "resnet20", "data": "mnist", "init": "flax", "lr": 0.1, "epochs": 400,
-                  "probe_every": 1, "train_per_class": 5412, "test_per_class": 892, "device": "auto"},
+                  "probe_every": 1, "train_per_class": 5412, "test_per_class": 892, "device": "auto", "workers": 1,
+                  "resnet": {}},
     },
     "a07_nc_vs_invariant": {
         # sweep: the parts of the NC-vs-invariant sweep (notes §4, chapter 6); each part's list of
@@ -101,7 +110,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "mlp": dict(**_MLP_CPU, lrs=[0.01, 0.03, 0.1, 0.3, 1.0], seeds=3),
             "mlp-wd0": dict(**_MLP_CPU, weight_decay=0.0, lrs=[0.3], seeds=3),
             "resnet": dict(**_CNN_CPU, lrs=[0.3], seeds=3),
-            "resnet-wd0": dict(**_CNN_CPU, weight_decay=0.0, lrs=[0.3], seeds=3)}},
+            "resnet-wd0": dict(**_CNN_CPU, weight_decay=0.0, lrs=[0.3], seeds=3),
+            # the other two initialisations at the same learning rate and weight decay (the chapter's seed)
+            "resnet-inits": dict(_CNN_CPU, inits=["normal_fan_out", "torch"], lrs=[0.3])}},
         # the official grid: 400 epochs, metrics every epoch (EPOCH_STEP = 1), batches of 12 per class
         # on CUDA when available; the probe holds the Jacobian factors of 120 samples × a group of outputs
         # (VGG's ~10 M parameters: 4 outputs ≈ 20–30 GB in float32; the others ≤ 0.3 M parameters)

@@ -8,7 +8,15 @@ output z, which one backward pass per output a gives for every layer at once:
   (u_i·u_j + 1)(g_ai·g_bj): a Gram matrix of inputs times a Gram matrix of gradients, the
   Jacobian (d_out × d_in per sample and output) is never formed (:class:`Outer`);
 - ``Conv2d`` (groups 1, zero padding): ∂f_a/∂W = Σ_p g_p ⊗ u_p over output positions p, with u_p
-  the input patch (``unfold``); ∂f_a/∂b = Σ_p g_p (:class:`Dense`, the layer's Jacobian);
+  the input patch (``unfold``); ∂f_a/∂b = Σ_p g_p, held as patches and gradients (:class:`Patches`).
+  Its term is contracted by one of two routes, whichever a count of multiply-adds says is cheaper
+  (:func:`structured_is_cheaper`): the *Jacobian* route forms the layer's Jacobian Σ_p g_p u_pᵀ
+  per sample and output (B·O·C_out·k_in numbers) and takes its Gram; the *structured* route takes
+  Σ_{p,q} (g_a,ip·g_a,jq)(u_ip·u_jq + 1) from the Grams over all (sample, position) pairs, which is
+  cheaper for Θ_aa when a layer has few positions (the late layers of a ResNet) and never forms the
+  Jacobian. A layer for which the structured route cannot be cheaper is held as its Jacobian
+  (:class:`Dense`) as soon as it is built; the full kernel (Θ_ab, all pairs of outputs) always takes
+  the Jacobian route, forming a held :class:`Patches` layer's Jacobian one layer at a time;
 - ``BatchNorm`` in eval mode, z = γ û + β with running statistics: ∂f_a/∂γ = Σ_p g_p û_p,
   ∂f_a/∂β = Σ_p g_p (:class:`Dense`).
 - ``Linear`` on (B, T, d) inputs (a Linear applied per token): ∂f_a/∂W = Σ_t g_t u_tᵀ, so its term is
@@ -78,7 +86,32 @@ class Dense:
     j: torch.Tensor
 
 
-Factor = Outer | Dense
+@dataclass
+class Patches:
+    """A Conv2d layer's Jacobian as (patches, output gradients): u (B, k_in, P), the input patches at the P
+    output positions (``unfold``; None when the weight is frozen), g (B, O, C_out, P), and whether the bias
+    is trainable."""
+
+    u: torch.Tensor | None
+    g: torch.Tensor
+    bias: bool
+
+    def jacobian(self) -> list[Dense]:
+        """The layer's Jacobian: (B, O, C_out·k_in) = Σ_p g_p u_pᵀ per sample and output, and (B, O, C_out) =
+        Σ_p g_p for the bias (each when trainable)."""
+        B, O, C, P = self.g.shape
+        parts = [] if self.u is None else [torch.bmm(self.g.reshape(B, O * C, P), self.u.transpose(1, 2)).reshape(B, O, -1)]
+        return [Dense(j) for j in parts + ([self.g.sum(-1)] if self.bias else [])]
+
+    def position_gram(self, other: Patches) -> torch.Tensor:
+        """(B1·P, B2·P): u_ip·u_jq (+1 for a trainable bias), the input factor of the structured route."""
+        B1, B2, P = self.g.shape[0], other.g.shape[0], self.g.shape[3]
+        gram = (self.u.transpose(1, 2).reshape(B1 * P, -1) @ other.u.transpose(1, 2).reshape(B2 * P, -1).T
+                if self.u is not None else self.g.new_zeros(B1 * P, B2 * P))
+        return gram + 1.0 if self.bias else gram
+
+
+Factor = Outer | Dense | Patches
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -131,14 +164,9 @@ def _trainable(m: nn.Module, name: str) -> bool:
 
 def _conv_factors(m: nn.Conv2d, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
     B, O, C = g.shape[:3]
-    g = g.reshape(B, O * C, -1)  # per sample: (O·C_out, positions)
-    parts = []
-    if _trainable(m, "weight"):
-        patches = F.unfold(u, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)  # (B, C_in·k·k, positions)
-        parts.append(Dense(torch.bmm(g, patches.transpose(1, 2)).reshape(B, O, -1)))
-    if _trainable(m, "bias"):
-        parts.append(Dense(g.sum(-1).reshape(B, O, C)))
-    return parts
+    patches = (F.unfold(u, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)  # (B, C_in·k·k, P)
+               if _trainable(m, "weight") else None)
+    return [Patches(patches, g.reshape(B, O, C, -1), _trainable(m, "bias"))]
 
 
 def _batchnorm_factors(m: nn.BatchNorm1d | nn.BatchNorm2d, u: torch.Tensor, g: torch.Tensor) -> list[Factor]:
@@ -190,6 +218,10 @@ def _param_gradient(factor: Factor, weights: torch.Tensor) -> torch.Tensor:
     """Σ_a w_a Σ_i ∂f_a(x_i)/∂θ from the factor, flat (weight, then bias)."""
     if isinstance(factor, Dense):
         return weights @ factor.j.sum(0)  # (sum over samples first: a contiguous reduction)
+    if isinstance(factor, Patches):
+        gw = torch.einsum("a,iacp->icp", weights, factor.g)
+        parts = [] if factor.u is None else [torch.einsum("icp,ikp->ck", gw, factor.u).reshape(-1)]
+        return torch.cat(parts + ([gw.sum((0, 2))] if factor.bias else []))
     gw = torch.einsum("a,iao->io", weights, factor.g)
     parts = [] if factor.u is None else [(gw.T @ factor.u).reshape(-1)]
     return torch.cat(parts + ([gw.sum(0)] if factor.bias else []))
@@ -199,6 +231,10 @@ def _norm_bound(factor: Factor, weights: torch.Tensor) -> float:
     """Σ_a w_a Σ_i ‖∂f_a(x_i)/∂θ‖: the scale of the rounding error of :func:`_param_gradient`."""
     if isinstance(factor, Dense):
         return float(torch.einsum("a,ia->", weights, torch.linalg.vector_norm(factor.j, dim=2)))
+    if isinstance(factor, Patches):  # Σ_p ‖g_p‖(‖u_p‖ + 1): the size of the terms summed into the Jacobian
+        u_norm = (torch.zeros_like(factor.g[:, 0, 0]) if factor.u is None else torch.linalg.vector_norm(factor.u, dim=1))
+        return float(torch.einsum("a,iap,ip->", weights, torch.linalg.vector_norm(factor.g, dim=2),
+                                  u_norm + float(factor.bias)))
     u_norm = torch.zeros(factor.g.shape[0], dtype=factor.g.dtype, device=factor.g.device) if factor.u is None \
         else torch.linalg.vector_norm(factor.u, dim=1)
     return float(torch.einsum("a,ia,i->", weights, torch.linalg.vector_norm(factor.g, dim=2), u_norm + float(factor.bias)))
@@ -276,8 +312,17 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     for module in modules:  # each layer's gradients are dropped once its factors are built
         layer = builders[type(module)](module, inputs.pop(0), grads.pop(0))
         check.compare(module, layer)
-        factors += layer
+        factors += [g for f in layer for g in _held(f)]
     return factors
+
+
+def _held(factor: Factor) -> list[Factor]:
+    """What a layer's factor is held as: a conv layer as its Jacobian (and its gradients dropped) unless the
+    structured route could be the cheaper one (a layer with few positions: :func:`structured_is_cheaper`
+    for a batch against itself)."""
+    if isinstance(factor, Patches) and not structured_is_cheaper(factor, factor, True):
+        return factor.jacobian()
+    return [factor]
 
 
 class _AutogradCheck:
@@ -320,14 +365,54 @@ def _gram(a: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
 
 def _gram_full(fa: Factor, fb: Factor, same: bool) -> torch.Tensor:
     """(B1, O, B2, O) block of Θ; ``same`` when fb is fa (symmetric, half the products)."""
+    if isinstance(fa, Patches):  # through the Jacobian, formed here and dropped after its Gram
+        parts_a = fa.jacobian()
+        return sum(_gram_full(a, a if same else b, same) for a, b in zip(parts_a, parts_a if same else fb.jacobian()))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     (B1, O, _), B2 = ta.shape, tb.shape[0]
     gram = _gram(ta.reshape(B1 * O, -1), None if same else tb.reshape(B2 * O, -1)).reshape(B1, O, B2, O)
     return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[:, None, :, None]
 
 
+def structured_is_cheaper(fa: Patches, fb: Patches, same: bool) -> bool:
+    """Whether the structured route costs fewer multiply-adds than the Jacobian route for Θ_aa of a conv layer:
+    (B1·P)(B2·P)(k_in + O·C_out + O) against forming the Jacobians (B·O·C_out·P·k_in per batch, once when
+    ``same``) plus their Grams O·B1·B2·C_out·k_in."""
+    B1, O, C, P = fa.g.shape
+    B2 = fb.g.shape[0]
+    k_in = 0 if fa.u is None else fa.u.shape[1]
+    width = C * k_in + (C if fa.bias else 0)  # the Jacobian's columns per sample and output
+    structured = B1 * P * B2 * P * (k_in + O * C + O)
+    jacobian = (B1 + (0 if same else B2)) * O * C * P * (k_in + 1) + O * B1 * B2 * width
+    return structured < jacobian
+
+
+def _structured_diagonal(fa: Patches, fb: Patches) -> torch.Tensor:
+    """(O, B1, B2): Θ_aa(i, j) = Σ_{p,q} (g_a,ip·g_a,jq)(u_ip·u_jq [+ 1]), a group of outputs at a time so that
+    the (outputs, B1·P, B2·P) products held never exceed the numbers of fa's Jacobian."""
+    B1, O, C, P = fa.g.shape
+    B2 = fb.g.shape[0]
+    positions = fa.position_gram(fb)
+    ga = fa.g.permute(1, 0, 3, 2).reshape(O, B1 * P, C)
+    gb = ga if fb is fa else fb.g.permute(1, 0, 3, 2).reshape(O, B2 * P, C)
+    width = C * (0 if fa.u is None else fa.u.shape[1]) + C
+    step = max(1, B1 * O * width // (B1 * P * B2 * P))
+    out = positions.new_empty((O, B1, B2))
+    for a in range(0, O, step):
+        products = torch.bmm(ga[a : a + step], gb[a : a + step].transpose(1, 2)).mul_(positions)
+        out[a : a + step] = products.reshape(-1, B1, P, B2, P).sum((2, 4))
+    # between a batch and itself: symmetric to the last bit (the sums over (p, q) and (q, p) round differently)
+    return (out + out.transpose(1, 2)) / 2 if fb is fa else out
+
+
 def _gram_diagonal(fa: Factor, fb: Factor) -> torch.Tensor:
     """(O, B1, B2): Θ_aa for each output a."""
+    if isinstance(fa, Patches):
+        same = fb is fa
+        if structured_is_cheaper(fa, fb, same):
+            return _structured_diagonal(fa, fb)
+        parts_a = fa.jacobian()
+        return sum(_gram_diagonal(a, b) for a, b in zip(parts_a, parts_a if same else fb.jacobian()))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     gram = torch.bmm(ta.transpose(0, 1), tb.permute(1, 2, 0))
     return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[None]

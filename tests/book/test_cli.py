@@ -111,8 +111,8 @@ def test_a_port_that_is_not_a_dask_scheduler_fails_in_time() -> None:
 
 def test_a_diverged_run_through_the_command_line_is_recorded_as_diverged(tmp_path) -> None:
     store = tmp_path / "store"
-    proc = cli("grid", "a06_ntk_block_structure", "--profile", "smoke", "-p", "lr=1e12", "-p", "epochs=2",
-               "--store", str(store), "--workers", "1", timeout=240)
+    proc = cli("grid", "a06_ntk_block_structure", "--profile", "smoke", "-p", "lr=1e12", "-p", "epochs=2", "-p",
+               "resnet={}", "--store", str(store), "--workers", "1", timeout=240)
     assert proc.returncode == 1, proc.stderr  # a run that did not finish: exit 1, recorded
     (record,) = [json.loads(p.read_text()) for p in store.rglob("*.json")]
     assert record["status"] == "diverged" and "loss is" in record["error"], record

@@ -119,8 +119,11 @@ def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_mlp_runs() -> 
     members = [m for g in groups.configs for m in g["members"]]
     assert members == main + ablation and max(len(g["members"]) for g in groups.configs) == GROUP_SIZE
     assert groups.configs[0]["members"] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
-    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3  # flax: wd × seeds
-    assert {c["init"] for c in single.configs} == {"flax"}
+    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3 + 2
+    flax, others = single.configs[:6], single.configs[6:]  # flax: wd × seeds; the other inits: the recipe, seed 5
+    assert {c["init"] for c in flax} == {"flax"} and {c.get("weight_decay") for c in flax} == {None, 0.0}
+    assert [(c["init"], c["lr"], c["seed"]) for c in others] == [("normal_fan_out", 0.3, 5), ("torch", 0.3, 5)]
+    assert all("weight_decay" not in c for c in others)
     assert {c["seed"] for c in plan("a07_nc_vs_invariant", "paper", seed=3)[0].configs} == {3}
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ncutils.kernels import NotLayerwise, empirical_ntk, feature_kernel, ntk_probe, output_gradient_numel
+from ncutils.kernels import NotLayerwise, empirical_ntk, feature_kernel, layerwise, ntk_probe, output_gradient_numel
 from ncutils.kernels.layerwise import LearnedOffset
 from ncutils.models import build_model
 from tests.devices import CUDA
@@ -20,6 +20,14 @@ def small_cnn() -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(inplace=True),
                          nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2, bias=False), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(4 * 2 * 2, 4)).double()
+
+
+def strided_cnn() -> nn.Module:
+    """Two stride-2 convs, 8×8 → 4×4 → 2×2, then global average pooling: for a few samples the second conv
+    (4 positions) takes the structured route of the diagonal kernel, the first (16 positions) the Jacobian route."""
+    torch.manual_seed(4)
+    return nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).double()
 
 
 def with_bn_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
@@ -76,7 +84,7 @@ class PerToken(nn.Module):
         return self.head(z).sum(1)
 
 
-@pytest.fixture(params=["mlp", "cnn", "resnet", "tokens", "per-token", "vit"])
+@pytest.fixture(params=["mlp", "cnn", "strided", "resnet", "tokens", "per-token", "vit"])
 def model_and_inputs(request):
     torch.manual_seed(1)
     if request.param == "mlp":
@@ -85,6 +93,9 @@ def model_and_inputs(request):
     elif request.param == "cnn":
         x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
         model = small_cnn()
+    elif request.param == "strided":
+        x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
+        model = strided_cnn()
     elif request.param == "resnet":  # BasicBlocks with the official 1×1 shortcut conv (with bias)
         x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
         model = build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8), init="normal_fan_out").double()
@@ -255,6 +266,33 @@ def test_probe_and_feature_kernel_match_output_fns() -> None:
     features = brute_force(model, x, x, output_fn=lambda m, xx: m.features(xx)).diagonal(dim1=2, dim2=3)
     torch.testing.assert_close(theta_h, features, rtol=1e-6, atol=1e-10)
     torch.testing.assert_close(feature_kernel(model, x, layer="body", outputs="diagonal"), features, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize(("weight", "bias"), [(True, True), (True, False), (False, True)])
+def test_the_two_routes_of_a_conv_layer_agree_and_the_cost_model_picks_by_positions(bias, weight) -> None:
+    """The cost model holds the strided CNN's 16-position conv as its Jacobian and its 4-position conv as
+    patches and gradients (a bias alone, whose Jacobian is Σ_p g_p: always as the Jacobian); for the
+    latter the structured route (Grams over sample-position pairs) gives the Θ_aa of its Jacobian, between
+    a batch and itself and between two batches, also with a frozen weight or without bias."""
+    model = strided_cnn()
+    for conv in (model[0], model[2]):
+        conv.weight.requires_grad_(weight)
+        if not bias:
+            conv.bias = None
+    model.eval()
+    x = torch.randn(7, 1, 8, 8, dtype=torch.float64)
+    kinds = [type(f).__name__ for f in layerwise.layer_factors(model, x)]
+    first = ["Dense"] * (weight + bias)
+    assert kinds == first + (["Patches"] if weight else ["Dense"]) + ["Outer"]
+
+    def held_patches(xb: torch.Tensor) -> list[layerwise.Patches]:
+        return [f for f in layerwise.layer_factors(model, xb) if isinstance(f, layerwise.Patches)]
+
+    whole, head, tail = held_patches(x), held_patches(x[:3]), held_patches(x[3:])
+    for fa, fb in [(f, f) for f in whole] + list(zip(head, tail)):
+        assert fa.g.shape[3] == 4
+        by_jacobian = sum(torch.einsum("iak,jak->aij", a.j, b.j) for a, b in zip(fa.jacobian(), fb.jacobian()))
+        torch.testing.assert_close(layerwise._structured_diagonal(fa, fb), by_jacobian, rtol=1e-12, atol=1e-12)
 
 
 def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:

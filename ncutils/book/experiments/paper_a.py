@@ -14,8 +14,10 @@ A06_KNOBS = ("model", "data", "init", "lr", "epochs", "probe_every", "train_per_
 
 
 def ntk_block_structure(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter a06: one training run with the chapter's knobs and seed."""
-    return [Grid("a06_ntk_block_structure", run_config, [{**{k: cfg[k] for k in A06_KNOBS}, "seed": seed}])]
+    """Chapter a06: the training run of the chapter's knobs and, unless ``resnet`` is empty, the ResNet20 run of
+    its settings (the paper's architecture at a scale the profile affords), each with the chapter's seed."""
+    runs = [{k: cfg[k] for k in A06_KNOBS}] + ([{**cfg["resnet"], "device": cfg["device"]}] if cfg["resnet"] else [])
+    return [Grid("a06_ntk_block_structure", run_config, [{**run, "seed": seed} for run in runs])]
 
 
 GROUP_SIZE = 15  # MLP runs trained at once (ncutils.paper_a.ensemble): a07's lrs × inits of one seed
