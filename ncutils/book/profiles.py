@@ -44,6 +44,14 @@ _CNN_CPU = dict(model="resnet8_w8", data="mnist5k_14", epochs=400, probe_every=5
 _RESNET20_A06 = dict(model="resnet20", data="mnist5k_14", init="flax", lr=0.1)
 # chapter e01's MLP: a07's on digits, 140 train images per majority class (divisible by 20/10/4/2 per batch)
 _MLP_E01 = dict(model="mlp", data="digits", train_per_class=140, test_per_class=20, batch_per_class=20, n_classes=10)
+# chapter e01's CNN: a07's (_CNN_CPU) at the ratios 1 and 5, 10 per majority class in a batch: divisible by both
+# ratios, each class ≥ 2 per batch (the probe's estimators need 2 per class) and 20 steps per epoch, 8 000 in all
+# (a07: 16 batches of 12 per class, 6 400). Ratio 10 would need ≥ 20 per majority class: 4 000 steps in 400 epochs,
+# fewer than a07's trials needed for NC (4 800 reached the groups' edge), or 640 epochs, about the whole cpu budget
+# (8 minutes cold; estimated from 20-epoch timings)
+_CNN_E01 = dict(_CNN_CPU, batch_per_class=10, n_classes=10, ratios=[1, 5])
+# its smoke twin: 2 epochs of 20 images per majority class (4 per minority class, 2 batches per epoch)
+_CNN_E01_SMOKE = dict(_CNN_E01, epochs=2, probe_every=2, train_per_class=20, test_per_class=10)
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # ---------------------------------------------------------------- paper A
@@ -251,16 +259,22 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                   "d_narrow": 60, "t_max": 500.0},
     },
     "e01_imbalanced_classes": {
-        # training: parts as in a07 (lrs × the three inits) on imbalanced splits, for each of training_ratios:
-        # classes 0-4 keep train_per_class samples, classes 5-9 get train_per_class / ratio; 20 per batch for a
-        # majority class so that every ratio's share of a batch is a whole number (20, 10, 4, 2). The MLP on
-        # digits (a07's cpu MLP); the ResNet8 on MNIST-5k only at paper (the cpu budget)
+        # training: parts as in a07 (lrs × ``inits``, default the three; the chapter's seed) on imbalanced splits,
+        # for each of the part's ``ratios`` (default: training_ratios): classes 0-4 keep train_per_class samples,
+        # classes 5-9 get train_per_class / ratio; batch_per_class samples per batch for a majority class, chosen so
+        # that every ratio's share of a batch is a whole number. The MLP on digits (a07's cpu MLP, 20 per batch:
+        # shares 20, 10, 4, 2); the ResNet8 on MNIST-5k as a07's cpu CNN, with the recipe's weight decay (NC) and
+        # without (no NC), at ratios 1 and 5 only (_CNN_E01; the cpu budget: 8 minutes cold)
         "smoke": {"n_classes": 4, "m_major": 20, "ratios": [1, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
                   "t_max": 100.0, "spectrum_draws": 5, "workers": 2, "training_ratios": [1, 10],
-                  "training": {"mlp": dict(_MLP_E01, epochs=10, probe_every=10, lrs=[0.3])}},
+                  "training": {"mlp": dict(_MLP_E01, epochs=10, probe_every=10, lrs=[0.3]),
+                               "resnet": dict(_CNN_E01_SMOKE, lrs=[0.3]),
+                               "resnet-wd0": dict(_CNN_E01_SMOKE, weight_decay=0.0, lrs=[0.3])}},
         "cpu": {"n_classes": 4, "m_major": 20, "ratios": [1, 2, 5, 10], "n_features": 12, "kappa": [3.0, 1.2, 0.3],
                 "t_max": 1000.0, "spectrum_draws": 200, "workers": 2, "training_ratios": [1, 2, 5, 10],
-                "training": {"mlp": dict(_MLP_E01, epochs=600, probe_every=150, lrs=[0.01, 0.3])}},
+                "training": {"mlp": dict(_MLP_E01, epochs=600, probe_every=150, lrs=[0.01, 0.3]),
+                             "resnet": dict(_CNN_E01, lrs=[0.3]),
+                             "resnet-wd0": dict(_CNN_E01, weight_decay=0.0, lrs=[0.3])}},
         "paper": {"n_classes": 10, "m_major": 100, "ratios": [1, 2, 5, 10, 50], "n_features": 32,
                   "kappa": [3.0, 1.2, 0.3], "t_max": 10000.0, "spectrum_draws": 1000, "workers": 2,
                   "training_ratios": [1, 2, 5, 10],

@@ -9,6 +9,7 @@ import torch
 
 from ncutils.book import cli, start
 from ncutils.book.experiments import EXPERIMENTS, experiment, plan
+from ncutils.book.experiments.paper_a import imbalanced_class_sizes, imbalanced_training
 from ncutils.book.settings import PROFILE_NAMES, resolve
 from ncutils.core import config_hash
 from ncutils.data import DATASETS
@@ -147,15 +148,28 @@ def test_a_config_key_the_task_does_not_know_is_refused_before_anything_runs(cap
 def test_imbalanced_training_plans_each_ratio_with_the_minority_in_the_second_half() -> None:
     configs = plan("e01_imbalanced_classes", "cpu", seed=0)[0].configs
     cfg = resolve("e01_imbalanced_classes", "cpu")
-    part = cfg["training"]["mlp"]
-    assert len(configs) == len(cfg["training_ratios"]) * len(INITS) * len(part["lrs"])
-    major = part["train_per_class"]
-    assert sorted({tuple(c["class_sizes"]) for c in configs}) == sorted(
-        tuple([major] * 5 + [major // r] * 5) for r in cfg["training_ratios"])
+    assert len(configs) == sum(len(p.get("ratios", cfg["training_ratios"])) * len(p.get("inits", INITS)) * len(p["lrs"])
+                               for p in cfg["training"].values())
+    for part in cfg["training"].values():
+        runs = [c for c in configs if c["model"] == part["model"] and c.get("weight_decay") == part.get("weight_decay")]
+        major = part["train_per_class"]
+        assert sorted({tuple(c["class_sizes"]) for c in runs}) == sorted(
+            tuple([major] * 5 + [major // r] * 5) for r in part.get("ratios", cfg["training_ratios"]))
     for part in resolve("e01_imbalanced_classes", "paper")["training"].values():  # whole shares of a batch
         assert all(part["train_per_class"] // r * part["batch_per_class"] % part["train_per_class"] == 0
                    for r in resolve("e01_imbalanced_classes", "paper")["training_ratios"])
     assert {c["seed"] for c in configs} == {0}
     with pytest.raises(ValueError, match="divisible"):
-        from ncutils.book.experiments.paper_a import imbalanced_class_sizes
         imbalanced_class_sizes(10, 140, 3)
+
+
+def test_a_training_part_s_own_ratios_replace_the_chapter_s_and_must_give_whole_minority_shares() -> None:
+    part = dict(model="mlp", data="digits", epochs=1, probe_every=1, train_per_class=20, test_per_class=2,
+                batch_per_class=10, n_classes=10, lrs=[0.1], inits=["flax"])
+    cfg = {"training_ratios": [1, 2, 5], "training": {"all": part, "own": {**part, "ratios": [1, 5]}}}
+    (grid,) = imbalanced_training(cfg, seed=0)
+    assert [max(c["class_sizes"]) // min(c["class_sizes"]) for c in grid.configs] == [1, 2, 5, 1, 5]
+    assert all("ratios" not in c and "n_classes" not in c for c in grid.configs)  # planning keys, not run keys
+    for ratios in ([4], [10]):  # 10 / 4 is no whole share; 10 / 10 is 1 image per minority class, too few
+        with pytest.raises(ValueError, match="at least 2 per minority class"):
+            imbalanced_training({**cfg, "training": {"own": {**part, "ratios": ratios}}}, seed=0)

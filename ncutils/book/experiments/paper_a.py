@@ -7,7 +7,7 @@ from typing import Any
 
 from ncutils.models import INITS
 from ncutils.paper_a.ensemble import group_configs, run_group, stackable
-from ncutils.paper_a.training import run_config
+from ncutils.paper_a.training import DEFAULTS, run_config
 from ncutils.runs import Grid
 
 A06_KNOBS = ("model", "data", "init", "lr", "epochs", "probe_every", "train_per_class", "test_per_class", "device")
@@ -62,15 +62,21 @@ def imbalanced_class_sizes(n_classes: int, majority: int, ratio: int) -> list[in
 
 
 def imbalanced_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
-    """Chapter e01: each part of ``training`` (its lrs × the three inits, the chapter's seed) on each imbalance
-    ratio of ``training_ratios``, with ``class_sizes`` from :func:`imbalanced_class_sizes` (ratio 1: the balanced
-    sizes given explicitly, so that every run goes through the same batches and probe)."""
+    """Chapter e01: each part of ``training`` (:func:`sweep_part`: its lrs × its inits, the chapter's seed) on each
+    imbalance ratio of the part's ``ratios`` (default: the chapter's ``training_ratios``), with ``class_sizes`` from
+    :func:`imbalanced_class_sizes` (ratio 1: the balanced sizes given explicitly, so that every run goes through the
+    same batches and probe). A part's ``batch_per_class`` (the majority's share of a batch) must give every ratio a
+    whole minority share of at least 2, the fewest per class the probe's estimators take."""
     configs = []
-    for spec in cfg["training"].values():
+    for name, spec in cfg["training"].items():
         spec = dict(spec)
-        n_classes = spec.pop("n_classes")
+        n_classes, ratios = spec.pop("n_classes"), spec.pop("ratios", cfg["training_ratios"])
+        batch = spec.get("batch_per_class", DEFAULTS["batch_per_class"])
+        if any(batch % ratio or batch // ratio < 2 for ratio in ratios):
+            raise ValueError(f"training part {name!r}: batch_per_class = {batch} must be a multiple of every ratio "
+                             f"{ratios} with at least 2 per minority class in a batch")
         configs += [{**c, "class_sizes": imbalanced_class_sizes(n_classes, spec["train_per_class"], ratio)}
-                    for ratio in cfg["training_ratios"] for c in sweep_part(spec, seed)]
+                    for ratio in ratios for c in sweep_part(spec, seed)]
     return [Grid("e01_imbalanced_classes", run_config, configs)]
 
 
