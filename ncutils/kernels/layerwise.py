@@ -14,8 +14,8 @@ output z, which one backward pass per output a gives for every layer at once:
   per sample and output (B·O·C_out·k_in numbers) and takes its Gram; the *structured* route takes
   Σ_{p,q} (g_a,ip·g_a,jq)(u_ip·u_jq + 1) from the Grams over all (sample, position) pairs, which is
   cheaper for Θ_aa when a layer has few positions (the late layers of a ResNet) and never forms the
-  Jacobian. A layer for which the structured route cannot be cheaper is held as its Jacobian
-  (:class:`Dense`) as soon as it is built; the full kernel (Θ_ab, all pairs of outputs) always takes
+  Jacobian. A layer for which the structured route cannot pay for large batches is held as its
+  Jacobian (:class:`Dense`) as soon as it is built; the full kernel (Θ_ab, all pairs of outputs) always takes
   the Jacobian route, forming a held :class:`Patches` layer's Jacobian one layer at a time;
 - ``BatchNorm`` in eval mode, z = γ û + β with running statistics: ∂f_a/∂γ = Σ_p g_p û_p,
   ∂f_a/∂β = Σ_p g_p (:class:`Dense`).
@@ -318,10 +318,14 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
 
 def _held(factor: Factor) -> list[Factor]:
     """What a layer's factor is held as: a conv layer as its Jacobian (and its gradients dropped) unless the
-    structured route could be the cheaper one (a layer with few positions: :func:`structured_is_cheaper`
-    for a batch against itself)."""
-    if isinstance(factor, Patches) and not structured_is_cheaper(factor, factor, True):
-        return factor.jacobian()
+    structured route can pay for large batches — its cost per pair of samples, P²(k_in + O·C_out + O), below
+    the Jacobian Grams', O·(C_out·k_in [+ C_out]): a layer with few positions. The test does not depend on the
+    batch size, so the factors of any two batches of one model are of the same kinds."""
+    if isinstance(factor, Patches):
+        _, O, C, P = factor.g.shape
+        k_in = 0 if factor.u is None else factor.u.shape[1]
+        if P * P * (k_in + O * C + O) >= O * (C * k_in + (C if factor.bias else 0)):
+            return factor.jacobian()
     return [factor]
 
 

@@ -23,11 +23,11 @@ def small_cnn() -> nn.Module:
 
 
 def strided_cnn() -> nn.Module:
-    """Two stride-2 convs, 8×8 → 4×4 → 2×2, then global average pooling: for a few samples the second conv
-    (4 positions) takes the structured route of the diagonal kernel, the first (16 positions) the Jacobian route."""
+    """Two stride-2 convs, 8×8 → 4×4 → 2×2, then global average pooling: the second conv (4 positions) is held
+    for the structured route of the diagonal kernel, the first (16 positions) as its Jacobian."""
     torch.manual_seed(4)
-    return nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1),
-                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).double()
+    return nn.Sequential(nn.Conv2d(1, 12, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(12, 8, 3, stride=2, padding=1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).double()
 
 
 def with_bn_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
