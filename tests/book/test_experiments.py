@@ -159,6 +159,8 @@ def test_imbalanced_training_plans_each_ratio_with_the_minority_in_the_second_ha
         assert all(part["train_per_class"] // r * part["batch_per_class"] % part["train_per_class"] == 0
                    for r in resolve("e01_imbalanced_classes", "paper")["training_ratios"])
     assert {c["seed"] for c in configs} == {0}
+    models = [c["model"] for c in configs]  # the longest runs (the CNN's) are submitted first
+    assert models == sorted(models, key=lambda m: m == "mlp") and models[0] != "mlp"
     with pytest.raises(ValueError, match="divisible"):
         imbalanced_class_sizes(10, 140, 3)
 

@@ -68,7 +68,9 @@ def imbalanced_training(cfg: dict[str, Any], seed: int) -> list[Grid]:
     same batches and probe). A part's ``batch_per_class`` (the majority's share of a batch) must give every ratio a
     whole minority share of at least 2, the fewest per class the probe's estimators take."""
     configs = []
-    for name, spec in cfg["training"].items():
+    # the parts of other models first: their runs are the longest, so the MLP runs fill the workers' ends
+    # (Dask starts tasks in the order they are submitted)
+    for name, spec in sorted(cfg["training"].items(), key=lambda part: part[1]["model"] == "mlp"):
         spec = dict(spec)
         n_classes, ratios = spec.pop("n_classes"), spec.pop("ratios", cfg["training_ratios"])
         batch = spec.get("batch_per_class", DEFAULTS["batch_per_class"])
