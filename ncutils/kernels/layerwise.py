@@ -96,6 +96,17 @@ class Patches:
     g: torch.Tensor
     bias: bool
 
+    @property
+    def k_in(self) -> int:
+        """Entries of one input patch (C_in·k·k; 0 for a frozen weight)."""
+        return 0 if self.u is None else self.u.shape[1]
+
+    @property
+    def width(self) -> int:
+        """The Jacobian's columns per sample and output: C_out·k_in (+ C_out for a trainable bias)."""
+        C = self.g.shape[2]
+        return C * self.k_in + (C if self.bias else 0)
+
     def jacobian(self) -> list[Dense]:
         """The layer's Jacobian: (B, O, C_out·k_in) = Σ_p g_p u_pᵀ per sample and output, and (B, O, C_out) =
         Σ_p g_p for the bias (each when trainable)."""
@@ -323,8 +334,7 @@ def _held(factor: Factor) -> list[Factor]:
     batch size, so the factors of any two batches of one model are of the same kinds."""
     if isinstance(factor, Patches):
         _, O, C, P = factor.g.shape
-        k_in = 0 if factor.u is None else factor.u.shape[1]
-        if P * P * (k_in + O * C + O) >= O * (C * k_in + (C if factor.bias else 0)):
+        if P * P * (factor.k_in + O * C + O) >= O * factor.width:
             return factor.jacobian()
     return [factor]
 
@@ -384,10 +394,8 @@ def structured_is_cheaper(fa: Patches, fb: Patches, same: bool) -> bool:
     ``same``) plus their Grams O·B1·B2·C_out·k_in."""
     B1, O, C, P = fa.g.shape
     B2 = fb.g.shape[0]
-    k_in = 0 if fa.u is None else fa.u.shape[1]
-    width = C * k_in + (C if fa.bias else 0)  # the Jacobian's columns per sample and output
-    structured = B1 * P * B2 * P * (k_in + O * C + O)
-    jacobian = (B1 + (0 if same else B2)) * O * C * P * (k_in + 1) + O * B1 * B2 * width
+    structured = B1 * P * B2 * P * (fa.k_in + O * C + O)
+    jacobian = (B1 + (0 if same else B2)) * O * C * P * (fa.k_in + 1) + O * B1 * B2 * fa.width
     return structured < jacobian
 
 
@@ -399,8 +407,7 @@ def _structured_diagonal(fa: Patches, fb: Patches) -> torch.Tensor:
     positions = fa.position_gram(fb)
     ga = fa.g.permute(1, 0, 3, 2).reshape(O, B1 * P, C)
     gb = ga if fb is fa else fb.g.permute(1, 0, 3, 2).reshape(O, B2 * P, C)
-    width = C * (0 if fa.u is None else fa.u.shape[1]) + C
-    step = max(1, B1 * O * width // (B1 * P * B2 * P))
+    step = max(1, B1 * O * fa.width // (B1 * P * B2 * P))
     out = positions.new_empty((O, B1, B2))
     for a in range(0, O, step):
         products = torch.bmm(ga[a : a + step], gb[a : a + step].transpose(1, 2)).mul_(positions)
