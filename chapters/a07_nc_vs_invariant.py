@@ -67,7 +67,6 @@ ch = start("a07_nc_vs_invariant", profile=profile, seed=seed, workers=workers, s
 records = grid_records(ch.run())
 final, curves = run_frames(records)
 RECIPE_WD = DEFAULTS["weight_decay"]
-final["wd"] = np.where(final["weight_decay"] == RECIPE_WD, "recipe", "0")
 # the groups of the claims (our notes' pilot, not the paper's)
 NC_BELOW, NO_NC_ABOVE, FITS = 1e-2, 0.1, 0.99  # final NC1_rel of the runs with / without NC; train accuracy
 LEVEL, ALPHA = 0.99, 0.01  # bootstrap interval level; permutation test level

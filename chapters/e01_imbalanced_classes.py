@@ -103,7 +103,7 @@ from ncutils.paper_a.imbalanced import (
     sized_block_spectrum,
     sized_invariant,
 )
-from ncutils.paper_a.training import DEFAULTS, class_geometry, run_frames
+from ncutils.paper_a.training import class_geometry, run_frames
 
 ch = start("e01_imbalanced_classes", profile=profile, seed=seed, n_classes=n_classes, m_major=m_major, ratios=ratios,
            n_features=n_features, kappa=kappa, t_max=t_max, spectrum_draws=spectrum_draws, workers=workers,
@@ -351,9 +351,6 @@ final, curves = run_frames(grid.records)
 ratio_of = [max(r["config"]["class_sizes"]) // min(r["config"]["class_sizes"]) for r in ok]
 final["ratio"] = ratio_of
 curves["ratio"] = np.repeat(ratio_of, [len(r["result"]["history"]) for r in ok])
-RECIPE_WD = DEFAULTS["weight_decay"]
-for frame in (final, curves):
-    frame["wd"] = np.where(frame["weight_decay"] == RECIPE_WD, "recipe", "0")
 n_train_classes = len(ok[0]["config"]["class_sizes"]) if ok else 0
 minority = np.arange(n_train_classes) >= n_train_classes // 2
 final = pd.concat([final, pd.DataFrame([class_geometry(r["result"]["history"][-1], minority) for r in ok])], axis=1)

@@ -293,7 +293,8 @@ def history_frame(result: dict[str, Any]) -> pd.DataFrame:
 
 def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(final, curves) of the ok runs of a grid of :func:`run_config` records: one row per run with its
-    setting (``model-data``), ``RUN_KEYS``, train accuracy, the :data:`FINAL_COLUMNS`, the NTK alignment and α of
+    setting (``model-data``), ``RUN_KEYS``, ``wd`` ("recipe" for the recipe's weight decay, else "0": the
+    ablation's label), train accuracy, the :data:`FINAL_COLUMNS`, the NTK alignment and α of
     its last probe;
     and one row per probe with the setting, ``RUN_KEYS`` and the probe's scalars."""
     finals, curves = [], []
@@ -302,6 +303,7 @@ def run_frames(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
             continue
         cfg = rec["config"]
         run = {"setting": f"{cfg['model']}-{cfg['data']}", **{k: {**DEFAULTS, **cfg}[k] for k in RUN_KEYS}}
+        run["wd"] = "recipe" if run["weight_decay"] == DEFAULTS["weight_decay"] else "0"
         history = history_frame(rec["result"]).drop(columns=[*KERNELS, "gamma", "kappa"], errors="ignore")
         curves += [{**run, "epoch": epoch, **row} for epoch, row in history.iterrows()]
         end = history.iloc[-1]

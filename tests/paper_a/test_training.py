@@ -83,6 +83,7 @@ def test_run_frames_flatten_the_records(tmp_path) -> None:
     final, curves = paper_a.run_frames(records)
     assert len(final) == 1 and len(curves) == 3
     assert final.loc[0, "setting"] == "mlp-digits" and final.loc[0, "train acc"] == result["train_accuracy"]
+    assert final.loc[0, "wd"] == "recipe" and set(curves["wd"]) == {"recipe"}
     assert final.loc[0, "NC1_rel"] == result["history"][-1]["NC1_rel"]
     assert final.loc[0, "NTK alignment"] == 1 - result["history"][-1]["gamma_dist_to_Y"]
     history = paper_a.history_frame(result)
