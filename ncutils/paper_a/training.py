@@ -109,7 +109,12 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
         out = model(x)
         H = model.features(x).double().cpu().numpy()
     test_out = predict(model, test[0])
-    theta, theta_h = ntk_probe(model, x, output_chunk_size=output_chunk)
+    theta_full = None
+    if full is not None and output_chunk is None:  # the assumption's full kernel from the probe's own factors
+        theta, theta_h, theta_full = ntk_probe(model, x, full=True)
+        theta_full = theta_full.double().cpu().numpy()
+    else:
+        theta, theta_h = ntk_probe(model, x, output_chunk_size=output_chunk)
     theta = theta.permute(2, 0, 1).double().cpu().numpy()  # (C, N, N)
     theta_h = theta_h.permute(2, 0, 1).double().cpu().numpy()  # (n, N, N)
     yn = y.cpu().numpy()
@@ -148,7 +153,7 @@ def probe(model, x: torch.Tensor, y: torch.Tensor, test: tuple[torch.Tensor, tor
         "gamma": list(gamma), "kappa": list(kappa),
     }
     if full is not None:
-        rec.update(assumption_record(model, x, yn, theta, theta_h, full[0], full[1].cpu().numpy()))
+        rec.update(assumption_record(model, x, yn, theta, theta_h, full[0], full[1].cpu().numpy(), theta_full=theta_full))
     if keep_kernels:
         rec["trace_ntk"] = theta.sum(axis=0).tolist()
         rec["trace_feature_kernel"] = theta_h.sum(axis=0).tolist()

