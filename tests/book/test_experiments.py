@@ -107,21 +107,25 @@ def test_paper_profile_is_the_official_grid_and_every_model_builds() -> None:
         assert net.features(x).shape == (2, FEATURES[model]) and net(x).shape == (2, 10)
 
 
-def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_mlp_runs() -> None:
-    from ncutils.book.experiments.paper_a import GROUP_SIZE, sweep_part
+def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_runs_by_model() -> None:
+    from ncutils.book.experiments.paper_a import sweep_part
+    from ncutils.paper_a.ensemble import GROUP_SIZES
 
     sweep = resolve("a07_nc_vs_invariant", "cpu")["sweep"]
     main = sweep_part(sweep["mlp"], seed=5)
     assert sorted({c["seed"] for c in main}) == [5, 6, 7] and len(main) == 3 * 5 * 3
     ablation = sweep_part(sweep["mlp-wd0"], seed=5)
     assert {c["weight_decay"] for c in ablation} == {0.0} and len(ablation) == 3 * 1 * 3
-    groups, single = plan("a07_nc_vs_invariant", "cpu", seed=5)
-    assert groups.name == "a07_nc_vs_invariant-groups" and single.name == "a07_nc_vs_invariant"
-    members = [m for g in groups.configs for m in g["members"]]
-    assert members == main + ablation and max(len(g["members"]) for g in groups.configs) == GROUP_SIZE
-    assert groups.configs[0]["members"] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
-    assert {c["model"] for c in single.configs} == {"resnet8_w8"} and len(single.configs) == 2 * 3 + 2
-    flax, others = single.configs[:6], single.configs[6:]  # flax: wd × seeds; the other inits: the recipe, seed 5
+    (groups,) = plan("a07_nc_vs_invariant", "cpu", seed=5)  # every run trains in a group
+    assert groups.name == "a07_nc_vs_invariant-groups"
+    mlp = [g["members"] for g in groups.configs if g["members"][0]["model"] == "mlp"]
+    cnn = [g["members"] for g in groups.configs if g["members"][0]["model"] == "resnet8_w8"]
+    assert [m for g in mlp for m in g] == main + ablation and max(map(len, mlp)) == GROUP_SIZES["mlp"] == 15
+    assert mlp[0] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
+    assert groups.configs[: len(mlp)] == [{"members": g} for g in mlp]  # plan order: the MLP parts first
+    runs = [m for g in cnn for m in g]
+    assert [len(g) for g in cnn] == [2, 2, 2, 2] and len(runs) == 2 * 3 + 2
+    flax, others = runs[:6], runs[6:]  # flax: wd × seeds; the other inits: the recipe, seed 5
     assert {c["init"] for c in flax} == {"flax"} and {c.get("weight_decay") for c in flax} == {None, 0.0}
     assert [(c["init"], c["lr"], c["seed"]) for c in others] == [("normal_fan_out", 0.3, 5), ("torch", 0.3, 5)]
     assert all("weight_decay" not in c for c in others)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ncutils.models import INITS
-from ncutils.paper_a.ensemble import group_configs, run_group, stackable
+from ncutils.paper_a.ensemble import GROUP_SIZES, group_configs, run_group, stackable
 from ncutils.paper_a.training import DEFAULTS, run_config
 from ncutils.runs import Grid
 
@@ -20,9 +20,6 @@ def ntk_block_structure(cfg: dict[str, Any], seed: int) -> list[Grid]:
     return [Grid("a06_ntk_block_structure", run_config, [{**run, "seed": seed} for run in runs])]
 
 
-GROUP_SIZE = 15  # MLP runs trained at once (ncutils.paper_a.ensemble): a07's lrs × inits of one seed
-
-
 def sweep_part(spec: dict[str, Any], seed: int) -> list[dict[str, Any]]:
     """The runs of one part of the sweep: its ``lrs`` × its ``inits`` (default: the three initialisations),
     with the seeds seed, …, seed+k−1 for a part with ``seeds=k`` (default 1); its other keys go to every run."""
@@ -32,11 +29,15 @@ def sweep_part(spec: dict[str, Any], seed: int) -> list[dict[str, Any]]:
 
 
 def sweep_grids(name: str, configs: list[dict[str, Any]]) -> list[Grid]:
-    """``configs`` as grids: the MLP runs on the CPU in groups of :data:`GROUP_SIZE` trained at once (grid
-    ``name-groups``, task :func:`run_group`), every other run alone (grid ``name``, task :func:`run_config`)."""
+    """``configs`` as grids: the runs that can train at once on the CPU (:func:`stackable`: a07's MLPs fifteen at a
+    time, one seed's lrs × inits; its CNNs two at a time; :data:`ncutils.paper_a.ensemble.GROUP_SIZES`) in groups
+    (grid ``name-groups``, task :func:`run_group`, the models in plan order), every other run alone (grid ``name``,
+    task :func:`run_config`)."""
     grouped = [c for c in configs if stackable(c)]
     single = [c for c in configs if not stackable(c)]
-    grids = [Grid(f"{name}-groups", run_group, group_configs(grouped, GROUP_SIZE))] if grouped else []
+    groups = [g for model in dict.fromkeys(c["model"] for c in grouped)
+              for g in group_configs([c for c in grouped if c["model"] == model], GROUP_SIZES[model])]
+    grids = [Grid(f"{name}-groups", run_group, groups)] if grouped else []
     return grids + ([Grid(name, run_config, single)] if single else [])
 
 
