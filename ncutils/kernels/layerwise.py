@@ -369,9 +369,20 @@ class _AutogradCheck:
 
 
 def _gram(a: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """a bᵀ for row-major (R, P) matrices; with ``b=None`` a aᵀ from its upper block triangle only."""
+    """a bᵀ for row-major (R, P) matrices; with ``b=None`` a aᵀ, each pair of rows once: on the CPU by BLAS's syrk
+    (SciPy's OpenBLAS, as many threads as torch uses; half the multiply-adds of a aᵀ: 0.69 against 0.94 s for the
+    upper block triangle of a (1200, 73728) float32 matrix on 2 cores, measured), elsewhere from the upper block
+    triangle."""
     if b is not None:
         return a @ b.T
+    if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64):
+        from scipy.linalg import blas
+        from threadpoolctl import threadpool_limits
+
+        syrk = blas.ssyrk if a.dtype == torch.float32 else blas.dsyrk
+        with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
+            upper = torch.from_numpy(syrk(1.0, a.detach().contiguous().numpy().T, trans=1))  # C = (aᵀ)ᵀ aᵀ = a aᵀ
+        return upper.triu() + upper.triu(1).T
     rows = a.shape[0]
     step = -(-rows // 4)
     out = a.new_empty((rows, rows))

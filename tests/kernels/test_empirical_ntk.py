@@ -340,3 +340,12 @@ def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(met
     assert full.shape == (6, 6, 3, 3)
     with pytest.raises(ValueError, match="no chunk_size or output_chunk_size"):
         ntk_probe(model, x, full=True, output_chunk_size=2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype) -> None:
+    """The Gram a aᵀ of a batch with itself (BLAS syrk on the CPU): a aᵀ to rounding, symmetric to the last bit."""
+    a = torch.randn(37, 300, dtype=dtype)
+    gram = layerwise._gram(a, None)
+    torch.testing.assert_close(gram, a @ a.T)
+    assert torch.equal(gram, gram.T) and gram.dtype == dtype
