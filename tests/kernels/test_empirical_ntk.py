@@ -349,3 +349,13 @@ def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype) -> None:
     gram = layerwise._gram(a, None)
     torch.testing.assert_close(gram, a @ a.T)
     assert torch.equal(gram, gram.T) and gram.dtype == dtype
+
+
+def test_the_self_check_sums_over_the_first_samples_and_still_sees_a_side_use() -> None:
+    """A batch larger than the check's samples: the check compares their sum, and catches the side use."""
+    torch.manual_seed(3)
+    x = torch.randn(3 * layerwise.CHECK_SAMPLES, 4, dtype=torch.float64)
+    with pytest.raises(NotLayerwise, match="differs from autograd"):
+        empirical_ntk(SideUse().double(), x, method="layerwise")
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double()
+    torch.testing.assert_close(empirical_ntk(model, x, method="layerwise"), brute_force(model, x, x), rtol=1e-9, atol=1e-12)
