@@ -22,7 +22,8 @@ recomputing the factors of the column blocks once per row block.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -85,6 +86,22 @@ def _tensor_output(forward: OutputFn) -> OutputFn:
         return out
 
     return checked
+
+
+@contextmanager
+def _in_eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode (BatchNorm's running statistics) for the block, then back to its own mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _finite(*kernels: torch.Tensor) -> None:
+    if not all(bool(torch.isfinite(k).all()) for k in kernels):
+        raise ValueError("the empirical NTK is not finite: the model's parameters or outputs hold NaN or inf")
 
 
 def _jacobian_factors(model: nn.Module, output_fn: OutputFn | None) -> FactorFn:
@@ -192,9 +209,7 @@ def empirical_ntk(
     """
     _check_arguments(model, x1, x2, outputs, method, chunk_size, output_chunk_size)
     forward = _tensor_output(output_fn or (lambda m, xb: m(xb)))
-    was_training = model.training
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         groups: list[slice | None] = [None]
         if output_chunk_size is not None:
             with torch.no_grad():
@@ -205,11 +220,8 @@ def empirical_ntk(
             fn = forward if group is None else (lambda m, xb, g=group: forward(m, xb).reshape(xb.shape[0], -1)[:, g])
             parts.append(_kernel(_factor_fn(model, fn, method), x1, x2, outputs, chunk_size).detach())
         kernel = torch.cat(parts, dim=-1) if outputs == "diagonal" else sum(parts)
-        if not bool(torch.isfinite(kernel).all()):
-            raise ValueError("the empirical NTK is not finite: the model's parameters or outputs hold NaN or inf")
-        return kernel
-    finally:
-        model.train(was_training)
+    _finite(kernel)
+    return kernel
 
 
 def feature_kernel(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, *, layer: str,
@@ -255,15 +267,10 @@ def ntk_probe(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = Non
         raise ValueError("ntk_probe(full=True) contracts the factors of the whole batch: pass no chunk_size or "
                          "output_chunk_size (or compute the full kernel apart with empirical_ntk(outputs='full'))")
     _check_arguments(model, x, None, "full", method, None, None)
-    was_training = model.training
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         factors = _factor_fn(model, _tensor_output(both), method)(x)
         K = contract(factors, factors, "diagonal").detach()
         outputs = select_outputs(factors, slice(0, n_out))
         K_full = contract(outputs, outputs, "full").detach()
-    finally:
-        model.train(was_training)
-    if not bool(torch.isfinite(K).all() and torch.isfinite(K_full).all()):
-        raise ValueError("the empirical NTK is not finite: the model's parameters or outputs hold NaN or inf")
+    _finite(K, K_full)
     return K[..., :n_out], K[..., n_out:], K_full
