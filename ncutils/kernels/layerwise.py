@@ -36,6 +36,7 @@ parameters used outside their layer.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -314,11 +315,12 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     outputs = [r[3] for r in records]
     n_out = f.shape[1]
     grads = [z.new_empty((z.shape[0], n_out, *z.shape[1:])) for z in outputs]  # (B, O, ...) per layer
-    for a in range(n_out):
-        for buffer, g in zip(grads, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=True, allow_unused=True)):
+    for a in range(n_out):  # the last pass frees the graph
+        for buffer, g in zip(grads, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=a < n_out - 1,
+                                                        allow_unused=True)):
             buffer[:, a] = 0.0 if g is None else g
     modules = [r[0] for r in records]
-    check = _AutogradCheck(f, modules)  # the last backward pass; the graph is freed here
+    check = _AutogradCheck(forward, model, x, modules)
     inputs = [r[1].detach() for r in records]
     del f, outputs
     records.clear()
@@ -358,13 +360,17 @@ class _AutogradCheck:
     parameters, compared with the same sum from the layer's factors (relative to Σ‖terms‖, the scale of rounding
     errors). A parameter used outside its layer shows in any sample; summing over a few keeps the check's cost
     (Σ over outputs and positions of every layer) a small part of the kernel's: over the whole batch it was 15 % of
-    the ``cnn`` benchmark's full kernel."""
+    the ``cnn`` benchmark's full kernel. Its own forward pass on those samples (eval mode: each sample's outputs are
+    its own) keeps its backward pass off the batch's graph (0.012 against 0.1 s on ``cnn``)."""
 
-    def __init__(self, f: torch.Tensor, modules: list[nn.Module]) -> None:
+    def __init__(self, forward: OutputFn, model: nn.Module, x: torch.Tensor, modules: list[nn.Module]) -> None:
+        self.rows = slice(0, min(x.shape[0], CHECK_SAMPLES))
+        with torch.enable_grad():
+            f = forward(model, x[self.rows])
+        f = f.reshape(f.shape[0], -1)
         self.weights = torch.linspace(1.0, 2.0, f.shape[1], dtype=f.dtype, device=f.device)
-        self.rows = slice(0, min(f.shape[0], CHECK_SAMPLES))
         params = [[getattr(m, name) for name in _param_names(m) if _trainable(m, name)] for m in modules]
-        grads = iter(torch.autograd.grad((f[self.rows] * self.weights).sum(), [p for ps in params for p in ps],
+        grads = iter(torch.autograd.grad((f * self.weights).sum(), [p for ps in params for p in ps],
                                          allow_unused=True))
         self.reference = [torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
                           for ps in params]
@@ -383,39 +389,87 @@ class _AutogradCheck:
                                f"by {error:.1e} (scale {scale:.1e}): one of its parameters is used outside the layer")
 
 
-def _gram(a: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """a bᵀ for row-major (R, P) matrices; with ``b=None`` a aᵀ, each pair of rows once: on the CPU by BLAS's syrk
-    (SciPy's OpenBLAS, as many threads as torch uses; half the multiply-adds of a aᵀ: 0.69 against 0.94 s for the
-    upper block triangle of a (1200, 73728) float32 matrix on 2 cores, measured), elsewhere from the upper block
-    triangle."""
-    if b is not None:
-        return a @ b.T
-    if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64):
-        from scipy.linalg import blas
-        from threadpoolctl import threadpool_limits
+@functools.cache
+def _blas_controller():  # threadpoolctl's view of the loaded BLAS libraries, found once (~1.6 ms per lookup)
+    from scipy.linalg import blas  # noqa: F401  (SciPy's OpenBLAS loaded before the controller looks)
+    from threadpoolctl import ThreadpoolController
 
-        syrk = blas.ssyrk if a.dtype == torch.float32 else blas.dsyrk
-        with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
-            upper = torch.from_numpy(syrk(1.0, a.detach().contiguous().numpy().T, trans=1))  # C = (aᵀ)ᵀ aᵀ = a aᵀ
+    return ThreadpoolController()
+
+
+class _SymmetricGramSum:
+    """Σ_k a_k a_kᵀ over row-major (R, P_k) matrices, each pair of rows once. On the CPU by BLAS's syrk accumulating
+    into one upper triangle (SciPy's OpenBLAS, as many threads as torch uses): half the multiply-adds of a aᵀ (0.69
+    against 0.94 s for the upper block triangle of a (1200, 73728) float32 matrix on 2 cores, measured; MKL's own
+    ssyrk inside torch took 0.83 s), and no symmetrising or summing per layer (43 layers of a ResNet20 spent 0.18 s
+    of 2.9 s there). Elsewhere (a GPU) from each matrix's upper block triangle."""
+
+    def __init__(self, rows: int, like: torch.Tensor) -> None:
+        self.blas = like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64)
+        if self.blas:
+            import numpy as np
+
+            self.upper = np.zeros((rows, rows), dtype=np.float32 if like.dtype == torch.float32 else np.float64,
+                                  order="F")  # BLAS's column-major output, updated in place
+        else:
+            self.total = like.new_zeros((rows, rows))
+
+    def add(self, a: torch.Tensor) -> None:
+        if self.blas:
+            from scipy.linalg import blas
+
+            syrk = blas.ssyrk if a.dtype == torch.float32 else blas.dsyrk
+            with _blas_controller().limit(limits=torch.get_num_threads(), user_api="blas"):
+                out = syrk(1.0, a.detach().contiguous().numpy().T, beta=1.0, c=self.upper, trans=1, overwrite_c=1)
+            if out is not self.upper:  # SciPy's wrapper copies a C it cannot update in place
+                raise RuntimeError("BLAS syrk did not accumulate in place")
+            return
+        rows = a.shape[0]
+        step = -(-rows // 4)
+        for i in range(0, rows, step):
+            block = a[i : i + step] @ a[i:].T
+            self.total[i : i + step, i:] += block
+            self.total[i + step :, i : i + step] += block[:, step:].T
+
+    def result(self) -> torch.Tensor:
+        """The sum, symmetric to the last bit."""
+        if not self.blas:
+            return self.total
+        upper = torch.from_numpy(self.upper)
         return upper.triu() + upper.triu(1).T
-    rows = a.shape[0]
-    step = -(-rows // 4)
-    out = a.new_empty((rows, rows))
-    for i in range(0, rows, step):
-        block = a[i : i + step] @ a[i:].T
-        out[i : i + step, i:] = block
-        out[i + step :, i : i + step] = block[:, step:].T
-    return out
 
 
-def _gram_full(fa: Factor, fb: Factor, same: bool) -> torch.Tensor:
-    """(B1, O, B2, O) block of Θ; ``same`` when fb is fa (symmetric, half the products)."""
-    if isinstance(fa, Patches):  # through the Jacobian, formed here and dropped after its Gram
-        parts_a = fa.jacobian()
-        return sum(_gram_full(a, a if same else b, same) for a, b in zip(parts_a, parts_a if same else fb.jacobian()))
+def _gram(a: torch.Tensor) -> torch.Tensor:
+    """a aᵀ of a row-major (R, P) matrix, each pair of rows once (:class:`_SymmetricGramSum`)."""
+    gram = _SymmetricGramSum(a.shape[0], a)
+    gram.add(a)
+    return gram.result()
+
+
+def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
+    """(B, O, B, O): Θ of a batch with itself, every layer held as a Jacobian accumulated into one symmetric Gram
+    (a conv layer's Jacobian formed and dropped in turn); Linear layers as Gram(inputs) ⊙ Gram(output gradients)."""
+    first = factors[0]
+    B, O = (first.j if isinstance(first, Dense) else first.g).shape[:2]
+    gram, products = _SymmetricGramSum(B * O, first.j if isinstance(first, Dense) else first.g), None
+    for factor in factors:
+        if isinstance(factor, Outer):
+            term = _gram(factor.g.reshape(B * O, -1)).reshape(B, O, B, O) * factor.input_gram(factor)[:, None, :, None]
+            products = term if products is None else products + term
+            continue
+        for part in factor.jacobian() if isinstance(factor, Patches) else [factor]:
+            gram.add(part.j.reshape(B * O, -1))
+    total = gram.result().reshape(B, O, B, O)
+    return total if products is None else total + products
+
+
+def _gram_full(fa: Factor, fb: Factor) -> torch.Tensor:
+    """(B1, O, B2, O) block of Θ between two batches."""
+    if isinstance(fa, Patches):  # through the Jacobians, formed here and dropped after their Gram
+        return sum(_gram_full(a, b) for a, b in zip(fa.jacobian(), fb.jacobian()))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     (B1, O, _), B2 = ta.shape, tb.shape[0]
-    gram = _gram(ta.reshape(B1 * O, -1), None if same else tb.reshape(B2 * O, -1)).reshape(B1, O, B2, O)
+    gram = (ta.reshape(B1 * O, -1) @ tb.reshape(B2 * O, -1).T).reshape(B1, O, B2, O)
     return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[:, None, :, None]
 
 
@@ -470,6 +524,8 @@ def contract(fa: list[Factor], fb: list[Factor], outputs: str) -> torch.Tensor:
     """Θ between two batches from their factors, summed over parameters: ``full`` (B1, B2, O, O),
     ``diagonal`` (B1, B2, O), ``trace`` (B1, B2)."""
     if outputs == "full":
-        return sum(_gram_full(a, b, fa is fb) for a, b in zip(fa, fb)).permute(0, 2, 1, 3)
+        if fa is fb:
+            return _symmetric_full(fa).permute(0, 2, 1, 3)
+        return sum(_gram_full(a, b) for a, b in zip(fa, fb)).permute(0, 2, 1, 3)
     diagonal = sum(_gram_diagonal(a, b) for a, b in zip(fa, fb)).permute(1, 2, 0)
     return diagonal.sum(-1) if outputs == "trace" else diagonal

@@ -346,9 +346,27 @@ def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(met
 def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype) -> None:
     """The Gram a aᵀ of a batch with itself (BLAS syrk on the CPU): a aᵀ to rounding, symmetric to the last bit."""
     a = torch.randn(37, 300, dtype=dtype)
-    gram = layerwise._gram(a, None)
+    gram = layerwise._gram(a)
     torch.testing.assert_close(gram, a @ a.T)
     assert torch.equal(gram, gram.T) and gram.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_the_symmetric_gram_sum_accumulates_in_place(dtype) -> None:
+    """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model): the sum to rounding, in one BLAS
+    triangle for float32/64 and from upper block triangles otherwise (the path of a GPU; bfloat16 takes it here)."""
+    parts = [torch.randn(29, width, dtype=dtype) for width in (1, 40, 300)]
+    total = layerwise._SymmetricGramSum(29, parts[0])
+    assert total.blas == (dtype != torch.bfloat16)
+    buffer = total.upper if total.blas else total.total
+    for a in parts:
+        total.add(a)
+    assert (total.upper if total.blas else total.total) is buffer
+    gram = total.result()
+    reference = sum(a.double() @ a.double().T for a in parts)
+    tol = {torch.float32: 1e-5, torch.float64: 1e-12, torch.bfloat16: 3e-2}[dtype] * float(reference.abs().max())
+    torch.testing.assert_close(gram.double(), reference, rtol=0, atol=tol)
+    assert gram.dtype == dtype and (torch.equal(gram, gram.T) or not total.blas)
 
 
 def test_the_self_check_sums_over_the_first_samples_and_still_sees_a_side_use() -> None:
