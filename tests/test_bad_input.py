@@ -296,3 +296,18 @@ def test_the_accumulator_and_the_in_memory_measures_accept_the_same_labels() -> 
 def test_a_large_but_representable_scale_is_measured_not_refused() -> None:
     assert nc.nc1(H * 1e90, Y) == pytest.approx(nc.nc1(H, Y), rel=1e-9)
     assert nc.nc1_trace_ratio(H * 1e-90, Y) == pytest.approx(nc.nc1_trace_ratio(H, Y), rel=1e-9)
+
+
+def test_a_kernel_is_symmetric_to_its_round_off_against_its_largest_entry() -> None:
+    """Round-off asymmetry (1e-13 of the largest entry) passes; one entry off by 1e-6 of it is refused."""
+    from ncutils.core.checks import square_kernel
+
+    rng = np.random.default_rng(0)
+    H = rng.normal(size=(3, 12, 5)) * 1e3
+    K = H @ np.swapaxes(H, -1, -2)
+    noisy = K + 1e-13 * np.abs(K).max() * rng.normal(size=K.shape)
+    assert square_kernel(noisy) is not None
+    off = K.copy()
+    off[1, 2, 7] += 1e-6 * np.abs(K).max()
+    with pytest.raises(ValueError, match="not symmetric"):
+        square_kernel(off)

@@ -122,7 +122,9 @@ def test_sweep_takes_k_seeds_from_the_chapter_seed_and_groups_the_runs_by_model(
     cnn = [g["members"] for g in groups.configs if g["members"][0]["model"] == "resnet8_w8"]
     assert [m for g in mlp for m in g] == main + ablation and max(map(len, mlp)) == GROUP_SIZES["mlp"] == 15
     assert mlp[0] == [c for c in main if c["seed"] == 5]  # one seed's lrs × inits
-    assert groups.configs[: len(mlp)] == [{"members": g} for g in mlp]  # plan order: the MLP parts first
+    # plan order (the MLP parts first), the partly filled MLP group (the ablation's 9 runs) after the CNN pairs
+    assert [len(g) for g in mlp] == [15, 15, 15, 9]
+    assert groups.configs == [{"members": g} for g in mlp[:3] + cnn + mlp[3:]]
     runs = [m for g in cnn for m in g]
     assert [len(g) for g in cnn] == [2, 2, 2, 2] and len(runs) == 2 * 3 + 2
     flax, others = runs[:6], runs[6:]  # flax: wd × seeds; the other inits: the recipe, seed 5
