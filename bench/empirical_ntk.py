@@ -277,7 +277,8 @@ def measure(spec: dict) -> dict:
         x = torch.as_tensor(x_np, dtype=dtype, device=device)
         t0 = time.perf_counter()
         seconds = pairwise_seconds(model.to(device), x, outputs, int(spec["pairs"]))
-        return {"seconds": seconds, "peak_mb": np.nan, "kernel": None,
+        return {"seconds": seconds, "seconds_min": seconds, "seconds_max": seconds, "repeats": 1, "peak_mb": np.nan,
+                "kernel": None,
                 "note": f"timed on {spec['pairs']} pairs ({time.perf_counter() - t0:.1f} s), "
                         f"extrapolated to all {len(x) * (len(x) + 1) // 2} pairs"}
     else:
@@ -307,7 +308,8 @@ def measure(spec: dict) -> dict:
         t0 = time.perf_counter()
         kernel = call()
         times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak_mb": peak(), "kernel": kernel, "note": note}
+    return {"seconds": statistics.median(times), "seconds_min": min(times), "seconds_max": max(times),
+            "repeats": len(times), "peak_mb": peak(), "kernel": kernel, "note": note}
 
 
 def matmul_peak(dtype_name: str, device: str = "cpu") -> float:
@@ -419,7 +421,9 @@ def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float
             n, _, _, n_out = WORKLOADS[spec["workload"]]
             held = n if spec["chunk_size"] is None else spec["chunk_size"]
             row = {key: spec[key] for key in ("workload", "dtype", "implementation", "chunk_size", "device")}
-            row.update(seconds=result["seconds"], peak_mb=result["peak_mb"], params=params,
+            row.update(seconds=result["seconds"], seconds_min=result.get("seconds_min", np.nan),
+                       seconds_max=result.get("seconds_max", np.nan), repeats=result.get("repeats", 0),
+                       peak_mb=result["peak_mb"], params=params,
                        jacobian_chunk_mb=held * n_out * params * (4 if spec["dtype"] == "float32" else 8) / 2**20,
                        gflops=nominal_gflop(spec["workload"], params) / result["seconds"],
                        matmul_peak_gflops=result.get("matmul_peak_gflops", np.nan), load_before=load, note=result["note"])
@@ -440,6 +444,10 @@ def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float
     for _, sub in table.groupby(["workload", "dtype"]):
         ours = sub[(sub.implementation == "ncutils.empirical_ntk") & sub.chunk_size.isna()]["seconds"].iloc[0]
         table.loc[sub.index, "ours_speedup"] = sub["seconds"] / ours
+        # the ratio's spread over repeats: the other's fastest over our slowest, the other's slowest over our fastest
+        mine = sub[(sub.implementation == "ncutils.empirical_ntk") & sub.chunk_size.isna()].iloc[0]
+        table.loc[sub.index, "speedup_low"] = sub["seconds_min"] / mine["seconds_max"]
+        table.loc[sub.index, "speedup_high"] = sub["seconds_max"] / mine["seconds_min"]
     machine = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
                "python": platform.python_version(), "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": quick,

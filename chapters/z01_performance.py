@@ -56,8 +56,9 @@ meta = json.loads(path.with_suffix(".json").read_text())["machine"]
 print("measured on:", meta)
 
 # %%
-columns = ["workload", "dtype", "implementation", "chunk_size", "seconds", "peak_mb", "jacobian_chunk_mb", "gflops",
-           "matmul_peak_gflops", "ours_speedup", "max_rel_difference", "note"]
+columns = ["workload", "dtype", "implementation", "chunk_size", "seconds", "seconds_min", "seconds_max", "peak_mb",
+           "jacobian_chunk_mb", "gflops", "matmul_peak_gflops", "ours_speedup", "speedup_low", "speedup_high",
+           "max_rel_difference", "load_before", "note"]
 bench[columns]
 
 # %%
@@ -82,7 +83,9 @@ plt.show()
 
 # %% [markdown]
 # ## Claims
-# Ratios are the other implementation's time over ours, per workload and precision, against the
+# Ratios (`ours_speedup`) are the other implementation's median time over ours, per workload and precision (each
+# time the median of 3 repeats after a warm-up; `speedup_low`–`speedup_high` is the ratio's range over the repeats:
+# the other's fastest over our slowest, the other's slowest over our fastest), against the
 # fastest neural-tangents implementation that works on the pinned JAX (`STRUCTURED_DERIVATIVES`
 # and `AUTO` fail on JAX 0.5.3; failures and out-of-memory runs are rows of the table with their
 # error). `gflops` is the nominal work of the dense Jacobian contraction, 2·N²·O²·P (2·N²·O·P for
@@ -113,6 +116,29 @@ for (w, d), sub in whole.groupby(["workload", "dtype"]):
     ch.claim(f"agree-{w}-{d}", f"{w} ({d}): every implementation gives our kernel (max relative difference)",
              source="extension", value=agree.max(), op="<=", bound=1e-5 if d == "float32" else 1e-10)
 
+# %% [markdown]
+# ## Where the time goes: the Gram floor
+# A layer held as its Jacobian (a convolution, BatchNorm) contributes the Gram matrix of N·O rows of P_l numbers
+# each; taken once per pair of rows (BLAS syrk, as the engine does) that is N²O²P_l multiply-adds, half the dense
+# contraction's nominal work. At the machine's measured matrix-multiply peak (column `matmul_peak_gflops`, timed in
+# the same process as each row) this gives a floor under any engine that forms those Grams, whatever its backward
+# passes and Jacobians cost. The MLPs beat the floor (Linear layers never form their Jacobian); on the convolutional
+# workloads the floor is most of our time, and `nt / floor` bounds what such an engine can gain over neural-tangents
+# on this machine (a target of 2× needs it at least 2 with room for the backward passes and the Jacobians).
+
+# %%
+ours_rows = whole[whole.implementation.eq("ncutils.empirical_ntk")].set_index(["workload", "dtype"])
+nt_fastest = whole[whole.implementation.str.startswith("neural-tangents")].dropna(subset=["seconds"]) \
+    .groupby(["workload", "dtype"])["seconds"].min()
+floor = pd.DataFrame({"ours_s": ours_rows["seconds"],
+                      "gram_floor_s": ours_rows["gflops"] * ours_rows["seconds"] / 2 / ours_rows["matmul_peak_gflops"]})
+floor["floor_share_of_ours"] = floor["gram_floor_s"] / floor["ours_s"]
+floor["fastest_nt_s"] = nt_fastest
+floor["nt_over_ours"] = floor["fastest_nt_s"] / floor["ours_s"]
+floor["nt_over_floor"] = floor["fastest_nt_s"] / floor["gram_floor_s"]
+floor.drop(index="probe", level="workload", errors="ignore").round(3)
+
+# %%
 chunked = bench[bench.chunk_size.notna()].copy()
 resnet = build_model("resnet20", in_shape=(3, 32, 32), init="flax").eval()
 params = sum(p.numel() for p in resnet.parameters())

@@ -79,3 +79,16 @@ def test_torch_padding_one_with_stride_two_is_another_network() -> None:
         assert np.abs(symmetric(torch.as_tensor(x)).numpy() - theirs).max() > 1e-3
     with pytest.raises(ValueError, match="SAME"):
         bench.to_stax(nn.Sequential(nn.ZeroPad2d((1, 1, 1, 1)), nn.Conv2d(2, 3, 3, 2)), nt.stax, jnp, jnp.float64)
+
+
+def test_the_table_gives_each_ratio_its_spread_over_repeats(tmp_path) -> None:
+    """Each row keeps its fastest and slowest repeat; the ratio's range (other's fastest / our slowest, other's slowest
+    / our fastest) brackets the ratio of medians."""
+    base = {"workload": "mlp", "dtype": "float32", "chunk_size": None, "repeats": 3, "pairs": 1, "threads": 1,
+            "device": "cpu", "samples": 6}
+    specs = [{**base, "implementation": impl} for impl in ("ncutils.empirical_ntk", "ncutils.empirical_ntk jacobian")]
+    table = bench.run_benchmark(specs, quick=True, device="cpu", timeout=300, out_dir=tmp_path)
+    assert list(table["repeats"]) == [3, 3]
+    assert (table["seconds_min"] <= table["seconds"]).all() and (table["seconds"] <= table["seconds_max"]).all()
+    assert (table["speedup_low"] <= table["ours_speedup"]).all() and (table["ours_speedup"] <= table["speedup_high"]).all()
+    assert (tmp_path / "empirical_ntk_quick.csv").exists()
