@@ -397,15 +397,24 @@ def _blas_controller():  # threadpoolctl's view of the loaded BLAS libraries, fo
     return ThreadpoolController()
 
 
-class _SymmetricGramSum:
-    """Σ_k a_k a_kᵀ over row-major (R, P_k) matrices, each pair of rows once. On the CPU by BLAS's syrk accumulating
-    into one upper triangle (SciPy's OpenBLAS, as many threads as torch uses): half the multiply-adds of a aᵀ (0.69
-    against 0.94 s for the upper block triangle of a (1200, 73728) float32 matrix on 2 cores, measured; MKL's own
-    ssyrk inside torch took 0.83 s), and no symmetrising or summing per layer (43 layers of a ResNet20 spent 0.18 s
-    of 2.9 s there). Elsewhere (a GPU) from each matrix's upper block triangle."""
+# a kernel's Σ R²·P below which torch's GEMM takes its Grams on the CPU: ~0.1 s of syrk on 2 cores, where halving the
+# work no longer pays for the threads' contention (~0.06 s); the benchmark's MLPs need ~1e9, its CNNs 1.3–3.9e11
+SYRK_MIN_MULTIPLY_ADDS = 1e10
 
-    def __init__(self, rows: int, like: torch.Tensor) -> None:
-        self.blas = like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64)
+
+class _SymmetricGramSum:
+    """Σ_k a_k a_kᵀ over row-major (R, P_k) matrices, symmetric to the last bit. On the CPU, for a kernel whose Grams
+    add up to at least :data:`SYRK_MIN_MULTIPLY_ADDS` multiply-adds (``work``), by BLAS's syrk accumulating into one
+    upper triangle (SciPy's OpenBLAS, as many threads as torch uses): half the multiply-adds of a aᵀ (0.69 against
+    0.94 s for the upper block triangle of a (1200, 73728) float32 matrix on 2 cores, measured; MKL's own ssyrk inside
+    torch took 0.83 s). A small kernel stays with torch, whose threads contend with OpenBLAS's: through syrk the MLP
+    benchmarks' kernels took 0.12–0.14 s (median of 10) against 0.05–0.07 s through torch; and one kernel does not mix
+    the two (sending ResNet20's small layers to torch made it 10 % slower). Torch's path (a GPU's too) sums each
+    matrix's upper block triangle; the sum is mirrored once at the end."""
+
+    def __init__(self, rows: int, like: torch.Tensor, work: float) -> None:
+        self.blas = (like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64)
+                     and work >= SYRK_MIN_MULTIPLY_ADDS)
         if self.blas:
             import numpy as np
 
@@ -427,21 +436,18 @@ class _SymmetricGramSum:
         rows = a.shape[0]
         step = -(-rows // 4)
         for i in range(0, rows, step):
-            block = a[i : i + step] @ a[i:].T
-            self.total[i : i + step, i:] += block
-            self.total[i + step :, i : i + step] += block[:, step:].T
+            self.total[i : i + step, i:] += a[i : i + step] @ a[i:].T
 
     def result(self) -> torch.Tensor:
-        """The sum, symmetric to the last bit."""
-        if not self.blas:
-            return self.total
-        upper = torch.from_numpy(self.upper)
-        return upper.triu() + upper.triu(1).T
+        """The sum: its upper triangle, mirrored."""
+        total = torch.from_numpy(self.upper) if self.blas else self.total
+        return total.triu() + total.triu(1).T
 
 
-def _gram(a: torch.Tensor) -> torch.Tensor:
-    """a aᵀ of a row-major (R, P) matrix, each pair of rows once (:class:`_SymmetricGramSum`)."""
-    gram = _SymmetricGramSum(a.shape[0], a)
+def _gram(a: torch.Tensor, work: float | None = None) -> torch.Tensor:
+    """a aᵀ of a row-major (R, P) matrix, each pair of rows once (:class:`_SymmetricGramSum`; ``work``: the
+    multiply-adds of the kernel it is part of, by default its own R²·P)."""
+    gram = _SymmetricGramSum(a.shape[0], a, a.shape[0] ** 2 * a.shape[1] if work is None else work)
     gram.add(a)
     return gram.result()
 
@@ -451,14 +457,18 @@ def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
     (a conv layer's Jacobian formed and dropped in turn); Linear layers as Gram(inputs) ⊙ Gram(output gradients)."""
     first = factors[0]
     B, O = (first.j if isinstance(first, Dense) else first.g).shape[:2]
-    gram, products = _SymmetricGramSum(B * O, first.j if isinstance(first, Dense) else first.g), None
+    rows = B * O
+    widths = [f.j.shape[2] if isinstance(f, Dense) else f.g.shape[2] if isinstance(f, Outer) else f.width for f in factors]
+    gram = _SymmetricGramSum(rows, first.j if isinstance(first, Dense) else first.g, rows * rows * sum(widths))
+    products = None
     for factor in factors:
         if isinstance(factor, Outer):
-            term = _gram(factor.g.reshape(B * O, -1)).reshape(B, O, B, O) * factor.input_gram(factor)[:, None, :, None]
+            term = (_gram(factor.g.reshape(rows, -1), rows * rows * sum(widths)).reshape(B, O, B, O)
+                    * factor.input_gram(factor)[:, None, :, None])
             products = term if products is None else products + term
             continue
         for part in factor.jacobian() if isinstance(factor, Patches) else [factor]:
-            gram.add(part.j.reshape(B * O, -1))
+            gram.add(part.j.reshape(rows, -1))
     total = gram.result().reshape(B, O, B, O)
     return total if products is None else total + products
 

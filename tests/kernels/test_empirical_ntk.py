@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -343,21 +344,25 @@ def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(met
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype) -> None:
-    """The Gram a aᵀ of a batch with itself (BLAS syrk on the CPU): a aᵀ to rounding, symmetric to the last bit."""
+@pytest.mark.parametrize("work", [None, math.inf])
+def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype, work) -> None:
+    """The Gram a aᵀ of a batch with itself (torch for a small one, BLAS syrk as part of a large kernel): a aᵀ to
+    rounding, symmetric to the last bit."""
     a = torch.randn(37, 300, dtype=dtype)
-    gram = layerwise._gram(a)
+    gram = layerwise._gram(a, work)
     torch.testing.assert_close(gram, a @ a.T)
     assert torch.equal(gram, gram.T) and gram.dtype == dtype
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-def test_the_symmetric_gram_sum_accumulates_in_place(dtype) -> None:
-    """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model): the sum to rounding, in one BLAS
-    triangle for float32/64 and from upper block triangles otherwise (the path of a GPU; bfloat16 takes it here)."""
+@pytest.mark.parametrize("work", [0.0, math.inf])
+def test_the_symmetric_gram_sum_is_the_sum_of_its_grams(dtype, work) -> None:
+    """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model): the sum to rounding and symmetric to the
+    last bit, through BLAS (float32/64 on the CPU, a kernel of enough work; one triangle updated in place) or torch
+    (a small kernel; bfloat16 here and every kernel on a GPU)."""
     parts = [torch.randn(29, width, dtype=dtype) for width in (1, 40, 300)]
-    total = layerwise._SymmetricGramSum(29, parts[0])
-    assert total.blas == (dtype != torch.bfloat16)
+    total = layerwise._SymmetricGramSum(29, parts[0], work)
+    assert total.blas == (dtype != torch.bfloat16 and work >= layerwise.SYRK_MIN_MULTIPLY_ADDS)
     buffer = total.upper if total.blas else total.total
     for a in parts:
         total.add(a)
@@ -366,7 +371,16 @@ def test_the_symmetric_gram_sum_accumulates_in_place(dtype) -> None:
     reference = sum(a.double() @ a.double().T for a in parts)
     tol = {torch.float32: 1e-5, torch.float64: 1e-12, torch.bfloat16: 3e-2}[dtype] * float(reference.abs().max())
     torch.testing.assert_close(gram.double(), reference, rtol=0, atol=tol)
-    assert gram.dtype == dtype and (torch.equal(gram, gram.T) or not total.blas)
+    assert gram.dtype == dtype and torch.equal(gram, gram.T)
+
+
+def test_a_small_kernel_takes_torchs_gram_and_a_large_one_blas() -> None:
+    """The route follows the kernel's total work: the benchmark's MLP (~1e9 multiply-adds) through torch, a
+    convolutional kernel of 1e10 or more through BLAS's syrk."""
+    a = torch.randn(8, 4)
+    assert not layerwise._SymmetricGramSum(8, a, 1e9).blas
+    assert layerwise._SymmetricGramSum(8, a, layerwise.SYRK_MIN_MULTIPLY_ADDS).blas
+    assert not layerwise._SymmetricGramSum(8, a.to(torch.bfloat16), math.inf).blas
 
 
 def test_the_self_check_sums_over_the_first_samples_and_still_sees_a_side_use() -> None:
