@@ -96,9 +96,9 @@ plt.show()
 # their factors it holds, beside them, the gradient g of every layer's output for every output
 # coordinate (the backward passes' results), which for ResNet20 is larger than the Jacobian
 # itself: 14.8 MB against 10.4 MB per sample in float32 (computed below from the model). The
-# claims check that the kernel does not change beyond rounding (2·√P·ε of its largest entry for P parameters) and that the peak memory stays
-# within one chunk's Jacobian plus one chunk's output gradients, so that it falls in proportion
-# to c. (Building the factors one output coordinate at a time, so that only one coordinate's
+# claims check that the kernel does not change beyond rounding (2·√P·ε of its largest entry for P
+# parameters) and that the peak memory stays within one chunk's Jacobian plus one chunk's output
+# gradients, so that it falls in proportion to c. (Building the factors one output coordinate at a time, so that only one coordinate's
 # gradients are held, lowered the peak to 1.3-1.4 × the chunk's Jacobian in a trial but made
 # the kernel 1.35-1.7 × slower; the engine keeps the faster order.)
 

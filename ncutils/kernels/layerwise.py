@@ -455,15 +455,16 @@ def _gram(a: torch.Tensor, work: float | None = None) -> torch.Tensor:
 def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
     """(B, O, B, O): Θ of a batch with itself, every layer held as a Jacobian accumulated into one symmetric Gram
     (a conv layer's Jacobian formed and dropped in turn); Linear layers as Gram(inputs) ⊙ Gram(output gradients)."""
-    first = factors[0]
-    B, O = (first.j if isinstance(first, Dense) else first.g).shape[:2]
+    like = factors[0].j if isinstance(factors[0], Dense) else factors[0].g
+    B, O = like.shape[:2]
     rows = B * O
     widths = [f.j.shape[2] if isinstance(f, Dense) else f.g.shape[2] if isinstance(f, Outer) else f.width for f in factors]
-    gram = _SymmetricGramSum(rows, first.j if isinstance(first, Dense) else first.g, rows * rows * sum(widths))
+    work = rows * rows * sum(widths)  # the whole kernel's, so that all its Grams take one route
+    gram = _SymmetricGramSum(rows, like, work)
     products = None
     for factor in factors:
         if isinstance(factor, Outer):
-            term = (_gram(factor.g.reshape(rows, -1), rows * rows * sum(widths)).reshape(B, O, B, O)
+            term = (_gram(factor.g.reshape(rows, -1), work).reshape(B, O, B, O)
                     * factor.input_gram(factor)[:, None, :, None])
             products = term if products is None else products + term
             continue
