@@ -17,6 +17,12 @@ output z, which one backward pass per output a gives for every layer at once:
   Jacobian. A layer for which the structured route cannot pay for large batches is held as its
   Jacobian (:class:`Dense`) as soon as it is built; the full kernel (Θ_ab, all pairs of outputs) always takes
   the Jacobian route, forming a held :class:`Patches` layer's Jacobian one layer at a time;
+- a conv layer whose output gradients factorise per channel, g_a,icp = α_ac m_icp (every operation between its
+  output and the model's outputs acts channel by channel until a linear read-out: the last conv before global
+  pooling and a dense layer, or the per-feature outputs of paper A's probe) is held as α and the per-channel
+  products M_ic = Σ_p m_icp (u_ip, 1) (:class:`ChannelRankOne`): its term is Σ_c α_ac α_bc (M_ic·M_jc), one Gram
+  per channel over samples instead of one over (sample, output) pairs, O² times fewer multiply-adds. The
+  factorisation is found from the gradients themselves and checked to rounding (:func:`channel_rank_one`);
 - ``BatchNorm`` in eval mode, z = γ û + β with running statistics: ∂f_a/∂γ = Σ_p g_p û_p,
   ∂f_a/∂β = Σ_p g_p (:class:`Dense`).
 - ``Linear`` on (B, T, d) inputs (a Linear applied per token): ∂f_a/∂W = Σ_t g_t u_tᵀ, so its term is
@@ -123,7 +129,33 @@ class Patches:
         return gram + 1.0 if self.bias else gram
 
 
-Factor = Outer | Dense | Patches
+@dataclass
+class ChannelRankOne:
+    """A conv layer's Jacobian when its output gradients factorise per channel, g_a,icp = α_ac m_icp: α (O, C) and
+    M (B, C, K) with M_ic = Σ_p m_icp (u_ip, 1), so that ∂f_a(x_i)/∂W_c = α_ac M_ic; ``parts`` splits K like the
+    parts of :meth:`Patches.jacobian` (weight k_in, bias 1)."""
+
+    alpha: torch.Tensor
+    m: torch.Tensor
+    parts: tuple[int, ...]
+
+    def jacobian(self) -> list[Dense]:
+        """The parts of :meth:`Patches.jacobian`, (B, O, C·K_part) each: α_ac M_ic[part]."""
+        B, C, _ = self.m.shape
+        O = self.alpha.shape[0]
+        return [Dense((self.alpha[None, :, :, None] * m[:, None]).reshape(B, O, -1))
+                for m in self.m.split(list(self.parts), dim=2)]
+
+    def split(self) -> list[ChannelRankOne]:
+        """One factor per part: the slots of a layer held as its Jacobian's parts."""
+        return [ChannelRankOne(self.alpha, m, (m.shape[2],)) for m in self.m.split(list(self.parts), dim=2)]
+
+    def channel_gram(self, other: ChannelRankOne) -> torch.Tensor:
+        """(C, B1, B2): M_ic·M_jc for each channel c."""
+        return torch.bmm(self.m.transpose(0, 1), other.m.permute(1, 2, 0))
+
+
+Factor = Outer | Dense | Patches | ChannelRankOne
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -334,15 +366,59 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
     return factors
 
 
+RANK_ONE_ULPS = 2**10  # the factorisation's largest residual, in units of rounding of the channel's largest gradient
+
+
+def _rank_one_coefficients(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """α (C, O) and m (B, C, P) with g_a,icp = α_ca m_icp when every channel's (O, B·P) matrix of gradients has rank
+    one, to :data:`RANK_ONE_ULPS` units of rounding of its largest entry; else None. α_c· is the channel's gradient
+    vector over outputs of largest norm, m the projection coefficients on it."""
+    B, O, C, P = g.shape
+    largest = g.square().sum(1).transpose(0, 1).reshape(C, B * P).argmax(1)
+    alpha = g[largest // P, :, torch.arange(C, device=g.device), largest % P]  # (C, O)
+    norm2 = alpha.square().sum(1)
+    m = torch.einsum("iacp,ca->icp", g, alpha) / torch.where(norm2 > 0, norm2, 1.0)[None, :, None]
+    residual = (g - alpha.T[None, :, :, None] * m[:, None]).abs_().amax((0, 1, 3))
+    if bool((residual > RANK_ONE_ULPS * torch.finfo(g.dtype).eps * g.abs().amax((0, 1, 3))).any()):
+        return None
+    return alpha, m
+
+
+def channel_rank_one(factor: Patches) -> ChannelRankOne | None:
+    """The layer's gradients as g_a,icp = α_ac m_icp when they factorise so for every channel c, else None
+    (:func:`_rank_one_coefficients`; tried on the first sample before the batch, so that a layer whose gradients do
+    not factorise costs a sample's worth of work). Float32 and float64 only: in half precision a test to
+    :data:`RANK_ONE_ULPS` units of rounding would accept any gradients."""
+    if factor.g.dtype not in (torch.float32, torch.float64) or _rank_one_coefficients(factor.g[:1]) is None:
+        return None
+    found = _rank_one_coefficients(factor.g)
+    if found is None:
+        return None
+    alpha, m = found
+    patches = [] if factor.u is None else [factor.u.transpose(1, 2)]
+    M = [torch.bmm(m, p) for p in patches] + ([m.sum(2, keepdim=True)] if factor.bias else [])
+    return ChannelRankOne(alpha.T.contiguous(), torch.cat(M, dim=2), tuple(part.shape[2] for part in M))
+
+
+def _jacobian_is_cheaper(factor: Patches) -> bool:
+    """Whether the structured route cannot pay for large batches: its cost per pair of samples, P²(k_in + O·C_out + O),
+    at least the Jacobian Grams', O·(C_out·k_in [+ C_out]) (a layer with many positions)."""
+    _, O, C, P = factor.g.shape
+    return P * P * (factor.k_in + O * C + O) >= O * factor.width
+
+
 def _held(factor: Factor) -> list[Factor]:
-    """What a layer's factor is held as: a conv layer as its Jacobian (and its gradients dropped) unless the
-    structured route can pay for large batches — its cost per pair of samples, P²(k_in + O·C_out + O), below
-    the Jacobian Grams', O·(C_out·k_in [+ C_out]): a layer with few positions. The test does not depend on the
-    batch size, so the factors of any two batches of one model are of the same kinds."""
+    """What a layer's factor is held as (its gradients dropped where they are not needed): a conv layer whose gradients
+    factorise per channel as :class:`ChannelRankOne`; otherwise as its Jacobian unless the structured route can pay
+    (:func:`_jacobian_is_cheaper`). A layer takes as many slots in the list as its Jacobian has parts when the cost
+    test (which does not depend on the batch) says Jacobian, one otherwise, whichever its kind, so that the factors
+    of any two batches of one model line up slot by slot even where one batch's gradients factorise and the
+    other's do not (contracted then through their Jacobians)."""
     if isinstance(factor, Patches):
-        _, O, C, P = factor.g.shape
-        if P * P * (factor.k_in + O * C + O) >= O * factor.width:
-            return factor.jacobian()
+        rank_one = channel_rank_one(factor)
+        if _jacobian_is_cheaper(factor):
+            return rank_one.split() if rank_one is not None else factor.jacobian()
+        return [rank_one if rank_one is not None else factor]
     return [factor]
 
 
@@ -455,14 +531,21 @@ def _gram(a: torch.Tensor, work: float | None = None) -> torch.Tensor:
 def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
     """(B, O, B, O): Θ of a batch with itself, every layer held as a Jacobian accumulated into one symmetric Gram
     (a conv layer's Jacobian formed and dropped in turn); Linear layers as Gram(inputs) ⊙ Gram(output gradients)."""
-    like = factors[0].j if isinstance(factors[0], Dense) else factors[0].g
-    B, O = like.shape[:2]
+    like = factors[0].j if isinstance(factors[0], Dense) else factors[0].m if isinstance(factors[0], ChannelRankOne) \
+        else factors[0].g
+    B, O = like.shape[0], _outputs(factors[0])
     rows = B * O
-    widths = [f.j.shape[2] if isinstance(f, Dense) else f.g.shape[2] if isinstance(f, Outer) else f.width for f in factors]
+    widths = [f.j.shape[2] if isinstance(f, Dense) else f.g.shape[2] if isinstance(f, Outer) else f.width
+              for f in factors if not isinstance(f, ChannelRankOne)]
     work = rows * rows * sum(widths)  # the whole kernel's, so that all its Grams take one route
     gram = _SymmetricGramSum(rows, like, work)
     products = None
     for factor in factors:
+        if isinstance(factor, ChannelRankOne):
+            term = _rank_one_full(factor, factor, factor.channel_gram(factor))
+            term = (term + term.permute(2, 3, 0, 1)) / 2  # symmetric to the last bit
+            products = term if products is None else products + term
+            continue
         if isinstance(factor, Outer):
             term = (_gram(factor.g.reshape(rows, -1), work).reshape(B, O, B, O)
                     * factor.input_gram(factor)[:, None, :, None])
@@ -474,10 +557,30 @@ def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
     return total if products is None else total + products
 
 
+def _outputs(factor: Factor) -> int:
+    return factor.alpha.shape[0] if isinstance(factor, ChannelRankOne) else (factor.j if isinstance(factor, Dense)
+                                                                             else factor.g).shape[1]
+
+
+def _rank_one_full(fa: ChannelRankOne, fb: ChannelRankOne, channels: torch.Tensor) -> torch.Tensor:
+    """(B1, O, B2, O): Σ_c α_ac α_bc (M_ic·M_jc) from the per-channel Grams ``channels`` (C, B1, B2)."""
+    O, C = fa.alpha.shape
+    B1, B2 = channels.shape[1:]
+    pairs = (fa.alpha[:, None, :] * fb.alpha[None, :, :]).reshape(O * O, C)
+    return (pairs @ channels.reshape(C, B1 * B2)).reshape(O, O, B1, B2).permute(2, 0, 3, 1)
+
+
+def _jacobian_parts(factor: Factor) -> list[Factor]:
+    return factor.jacobian() if isinstance(factor, (Patches, ChannelRankOne)) else [factor]
+
+
 def _gram_full(fa: Factor, fb: Factor) -> torch.Tensor:
     """(B1, O, B2, O) block of Θ between two batches."""
-    if isinstance(fa, Patches):  # through the Jacobians, formed here and dropped after their Gram
-        return sum(_gram_full(a, b) for a, b in zip(fa.jacobian(), fb.jacobian()))
+    if isinstance(fa, ChannelRankOne) and isinstance(fb, ChannelRankOne):
+        return _rank_one_full(fa, fb, fa.channel_gram(fb))
+    if isinstance(fa, (Patches, ChannelRankOne)) or isinstance(fb, ChannelRankOne):
+        # through the Jacobians, formed here and dropped after their Gram
+        return sum(_gram_full(a, b) for a, b in zip(_jacobian_parts(fa), _jacobian_parts(fb)))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     (B1, O, _), B2 = ta.shape, tb.shape[0]
     gram = (ta.reshape(B1 * O, -1) @ tb.reshape(B2 * O, -1).T).reshape(B1, O, B2, O)
@@ -514,6 +617,13 @@ def _structured_diagonal(fa: Patches, fb: Patches) -> torch.Tensor:
 
 def _gram_diagonal(fa: Factor, fb: Factor) -> torch.Tensor:
     """(O, B1, B2): Θ_aa for each output a."""
+    if isinstance(fa, ChannelRankOne) and isinstance(fb, ChannelRankOne):  # Σ_c α_ac² (M_ic·M_jc)
+        channels = fa.channel_gram(fb)
+        C, B1, B2 = channels.shape
+        out = ((fa.alpha * fb.alpha) @ channels.reshape(C, B1 * B2)).reshape(-1, B1, B2)
+        return (out + out.transpose(1, 2)) / 2 if fb is fa else out  # between a batch and itself: symmetric
+    if isinstance(fa, ChannelRankOne) or isinstance(fb, ChannelRankOne):
+        return sum(_gram_diagonal(a, b) for a, b in zip(_jacobian_parts(fa), _jacobian_parts(fb)))
     if isinstance(fa, Patches):
         same = fb is fa
         if structured_is_cheaper(fa, fb, same):
@@ -528,7 +638,9 @@ def _gram_diagonal(fa: Factor, fb: Factor) -> torch.Tensor:
 def select_outputs(factors: list[Factor], outputs: slice) -> list[Factor]:
     """The factors of the output coordinates ``outputs`` only (views of the same tensors): e.g. the full kernel of
     a model's outputs from the factors of [outputs, features] that paper A's probe computes."""
-    return [Dense(f.j[:, outputs]) if isinstance(f, Dense) else type(f)(f.u, f.g[:, outputs], f.bias) for f in factors]
+    return [Dense(f.j[:, outputs]) if isinstance(f, Dense)
+            else ChannelRankOne(f.alpha[outputs], f.m, f.parts) if isinstance(f, ChannelRankOne)
+            else type(f)(f.u, f.g[:, outputs], f.bias) for f in factors]
 
 
 def contract(fa: list[Factor], fb: list[Factor], outputs: str) -> torch.Tensor:

@@ -23,12 +23,34 @@ def small_cnn() -> nn.Module:
                          nn.Flatten(), nn.Linear(4 * 2 * 2, 4)).double()
 
 
-def strided_cnn() -> nn.Module:
-    """Two stride-2 convs, 8×8 → 4×4 → 2×2, then global average pooling: the second conv (4 positions) is held
-    for the structured route of the diagonal kernel, the first (16 positions) as its Jacobian."""
+def strided_cnn(pooled: bool = True) -> nn.Module:
+    """Two stride-2 convs, 8×8 → 4×4 → 2×2, then global average pooling (the second conv's gradients factorise per
+    channel: held as :class:`ChannelRankOne`) or, with ``pooled=False``, a dense layer on the flattened 2×2 map (they
+    do not: the second conv, 4 positions, is held for the structured route of the diagonal kernel); the first conv
+    (16 positions) as its Jacobian."""
     torch.manual_seed(4)
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)] if pooled else [nn.Flatten(), nn.Linear(32, 4)]
     return nn.Sequential(nn.Conv2d(1, 12, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(12, 8, 3, stride=2, padding=1),
-                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).double()
+                         nn.ReLU(), *head).double()
+
+
+def pooled_cnn() -> nn.Module:
+    """One conv (64 positions) before global average pooling and a dense layer: its gradients factorise per channel
+    and it is held as the parts of its Jacobian would be (weight, bias: two :class:`ChannelRankOne` slots)."""
+    torch.manual_seed(5)
+    return nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(6, 4)).double()
+
+
+def convs_frozen(model: nn.Module, weight: bool, bias: bool) -> nn.Module:
+    """The model in eval mode, its conv layers' weights trainable only if ``weight``, their biases removed unless
+    ``bias``."""
+    for module in model:
+        if isinstance(module, nn.Conv2d):
+            module.weight.requires_grad_(weight)
+            if not bias:
+                module.bias = None
+    return model.eval()
 
 
 def with_bn_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
@@ -85,7 +107,7 @@ class PerToken(nn.Module):
         return self.head(z).sum(1)
 
 
-@pytest.fixture(params=["mlp", "cnn", "strided", "resnet", "tokens", "per-token", "vit"])
+@pytest.fixture(params=["mlp", "cnn", "strided", "pooled", "resnet", "tokens", "per-token", "vit"])
 def model_and_inputs(request):
     torch.manual_seed(1)
     if request.param == "mlp":
@@ -97,6 +119,9 @@ def model_and_inputs(request):
     elif request.param == "strided":
         x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
         model = strided_cnn()
+    elif request.param == "pooled":
+        x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
+        model = pooled_cnn()
     elif request.param == "resnet":  # BasicBlocks with the official 1×1 shortcut conv (with bias)
         x = torch.randn(5, 1, 8, 8, dtype=torch.float64)
         model = build_model("resnet8_w8", n_classes=3, in_shape=(1, 8, 8), init="normal_fan_out").double()
@@ -275,12 +300,7 @@ def test_the_two_routes_of_a_conv_layer_agree_and_the_cost_model_picks_by_positi
     patches and gradients (a bias alone, whose Jacobian is Σ_p g_p: always as the Jacobian); for the
     latter the structured route (Grams over sample-position pairs) gives the Θ_aa of its Jacobian, between
     a batch and itself and between two batches, also with a frozen weight or without bias."""
-    model = strided_cnn()
-    for conv in (model[0], model[2]):
-        conv.weight.requires_grad_(weight)
-        if not bias:
-            conv.bias = None
-    model.eval()
+    model = convs_frozen(strided_cnn(pooled=False), weight, bias)
     x = torch.randn(7, 1, 8, 8, dtype=torch.float64)
     kinds = [type(f).__name__ for f in layerwise.layer_factors(model, x)]
     first = ["Dense"] * (weight + bias)
@@ -294,6 +314,60 @@ def test_the_two_routes_of_a_conv_layer_agree_and_the_cost_model_picks_by_positi
         assert fa.g.shape[3] == 4
         by_jacobian = sum(torch.einsum("iak,jak->aij", a.j, b.j) for a, b in zip(fa.jacobian(), fb.jacobian()))
         torch.testing.assert_close(layerwise._structured_diagonal(fa, fb), by_jacobian, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("weight", "bias"), [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("build", [strided_cnn, pooled_cnn])
+def test_a_conv_before_global_pooling_is_held_rank_one_per_channel(build, weight, bias) -> None:
+    """The last conv before global pooling and a dense layer factorises per channel: one slot where its Jacobian
+    would not be formed (4 positions), one per part of its Jacobian otherwise (64 positions); a conv followed by
+    another conv does not factorise. Its Θ equals brute force between a batch and itself and between two batches,
+    also against a batch whose factors were not factorised (its Jacobian's parts, slot by slot)."""
+    model = convs_frozen(build(), weight, bias)
+    x = torch.randn(7, 1, 8, 8, dtype=torch.float64)
+    kinds = [type(f).__name__ for f in layerwise.layer_factors(model, x)]
+    parts = weight + bias
+    expected = ["Dense"] * parts + ["ChannelRankOne"] if build is strided_cnn else ["ChannelRankOne"] * parts
+    assert kinds == expected + ["Outer"]
+    head, tail = layerwise.layer_factors(model, x[:3]), layerwise.layer_factors(model, x[3:])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layerwise, "channel_rank_one", lambda factor: None)
+        plain = layerwise.layer_factors(model, x[3:])
+    assert "ChannelRankOne" not in [type(f).__name__ for f in plain]
+    reference = brute_force(model, x[:3], x[3:])
+    for other in (tail, plain):
+        full = layerwise.contract(head, other, "full")
+        torch.testing.assert_close(full, reference, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(layerwise.contract(head, other, "diagonal"), reference.diagonal(dim1=2, dim2=3),
+                                   rtol=1e-10, atol=1e-12)
+    whole = layerwise.layer_factors(model, x)
+    same = layerwise.contract(whole, whole, "full")
+    torch.testing.assert_close(same, brute_force(model, x, x), rtol=1e-10, atol=1e-12)
+    flat = same.permute(0, 2, 1, 3).reshape(7 * 4, 7 * 4)
+    assert torch.equal(flat, flat.T)
+
+
+def test_gradients_that_do_not_factorise_per_channel_are_not_held_rank_one() -> None:
+    """A conv followed by another conv, gradients of rank one but for one entry off by 1e-9 (relative), and bfloat16
+    gradients (whose rounding is too coarse to tell): no factorisation; the same gradients exactly of rank one in
+    float64: factorised, and its Jacobian is the layer's."""
+    torch.manual_seed(3)
+    B, O, C, P, K = 4, 3, 5, 6, 7
+    u = torch.randn(B, K, P, dtype=torch.float64)
+    alpha, m = torch.randn(O, C, dtype=torch.float64), torch.randn(B, C, P, dtype=torch.float64)
+    g = alpha[None, :, :, None] * m[:, None]
+    factor = layerwise.channel_rank_one(layerwise.Patches(u, g, True))
+    assert factor is not None and factor.parts == (K, 1)
+    for a, b in zip(factor.jacobian(), layerwise.Patches(u, g, True).jacobian()):
+        torch.testing.assert_close(a.j, b.j, rtol=1e-12, atol=1e-12)
+    g_off = g.clone()
+    g_off[1, 2, 3, 4] *= 1 + 1e-9
+    assert layerwise.channel_rank_one(layerwise.Patches(u, g_off, True)) is None
+    assert layerwise.channel_rank_one(layerwise.Patches(u.bfloat16(), g.bfloat16(), True)) is None  # not decidable
+    with pytest.MonkeyPatch.context() as patch:  # the layers' factors as built, before they are held
+        patch.setattr(layerwise, "_held", lambda factor: [factor])
+        first, second, _ = layerwise.layer_factors(strided_cnn(), torch.randn(5, 1, 8, 8, dtype=torch.float64))
+    assert layerwise.channel_rank_one(first) is None and layerwise.channel_rank_one(second) is not None
 
 
 def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:
@@ -347,10 +421,13 @@ def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(met
 @pytest.mark.parametrize("work", [None, math.inf])
 def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype, work) -> None:
     """The Gram a aᵀ of a batch with itself (torch for a small one, BLAS syrk as part of a large kernel): a aᵀ to
-    rounding, symmetric to the last bit."""
-    a = torch.randn(37, 300, dtype=dtype)
+    rounding (of the largest entry: the GEMM's blocking, hence each entry's rounding, differs between routes and
+    CPUs), symmetric to the last bit."""
+    a = torch.randn(37, 300, dtype=dtype, generator=torch.Generator().manual_seed(8))
     gram = layerwise._gram(a, work)
-    torch.testing.assert_close(gram, a @ a.T)
+    reference = a.double() @ a.double().T
+    tol = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype] * float(reference.abs().max())
+    torch.testing.assert_close(gram.double(), reference, rtol=0, atol=tol)
     assert torch.equal(gram, gram.T) and gram.dtype == dtype
 
 
@@ -360,7 +437,8 @@ def test_the_symmetric_gram_sum_is_the_sum_of_its_grams(dtype, work) -> None:
     """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model): the sum to rounding and symmetric to the
     last bit, through BLAS (float32/64 on the CPU, a kernel of enough work; one triangle updated in place) or torch
     (a small kernel; bfloat16 here and every kernel on a GPU)."""
-    parts = [torch.randn(29, width, dtype=dtype) for width in (1, 40, 300)]
+    generator = torch.Generator().manual_seed(9)
+    parts = [torch.randn(29, width, generator=generator).to(dtype) for width in (1, 40, 300)]
     total = layerwise._SymmetricGramSum(29, parts[0], work)
     assert total.blas == (dtype != torch.bfloat16 and work >= layerwise.SYRK_MIN_MULTIPLY_ADDS)
     buffer = total.upper if total.blas else total.total
