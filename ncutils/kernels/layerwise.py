@@ -141,8 +141,7 @@ class ChannelRankOne:
 
     def jacobian(self) -> list[Dense]:
         """The parts of :meth:`Patches.jacobian`, (B, O, C·K_part) each: α_ac M_ic[part]."""
-        B, C, _ = self.m.shape
-        O = self.alpha.shape[0]
+        B, O = self.m.shape[0], self.alpha.shape[0]
         return [Dense((self.alpha[None, :, :, None] * m[:, None]).reshape(B, O, -1))
                 for m in self.m.split(list(self.parts), dim=2)]
 
