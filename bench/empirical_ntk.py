@@ -386,6 +386,17 @@ def plan(quick: bool, device: str = "cpu") -> list[dict]:
     return specs
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux; ``platform.processor()`` elsewhere, often empty) and, on
+    x86, whether it has AVX-512 (the widest vector unit torch's MKL can use)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return platform.processor() or "cpu"
+    text = cpuinfo.read_text()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "cpu")
+    return name + (", AVX-512" if " avx512f" in text else "")
+
+
 def nominal_gflop(workload: str, params: int) -> float:
     """The dense Jacobian contraction's floating-point work, 2·N²·O_pairs·P (the same for every implementation)."""
     n, _, outputs, n_out = WORKLOADS[workload]
@@ -447,7 +458,7 @@ def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float
         # the ratio's spread over repeats: the other's fastest over our slowest, the other's slowest over our fastest
         table.loc[sub.index, "speedup_low"] = sub["seconds_min"] / ours["seconds_max"]
         table.loc[sub.index, "speedup_high"] = sub["seconds_max"] / ours["seconds_min"]
-    machine = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+    machine = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
                "python": platform.python_version(), "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": quick,
                "load_average": os.getloadavg(), "device": device,

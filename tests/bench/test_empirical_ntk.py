@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -92,3 +94,5 @@ def test_the_table_gives_each_ratio_its_spread_over_repeats(tmp_path) -> None:
     assert (table["seconds_min"] <= table["seconds"]).all() and (table["seconds"] <= table["seconds_max"]).all()
     assert (table["speedup_low"] <= table["ours_speedup"]).all() and (table["ours_speedup"] <= table["speedup_high"]).all()
     assert (tmp_path / "empirical_ntk_quick.csv").exists()
+    machine = json.loads((tmp_path / "empirical_ntk_quick.json").read_text())["machine"]["machine"]
+    assert machine.endswith(bench.cpu_model()) and bench.cpu_model()  # the CPU's model is named

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import pytest
@@ -331,7 +330,7 @@ def test_a_conv_before_global_pooling_is_held_rank_one_per_channel(build, weight
     assert kinds == expected + ["Outer"]
     head, tail = layerwise.layer_factors(model, x[:3]), layerwise.layer_factors(model, x[3:])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(layerwise, "channel_rank_one", lambda factor: None)
+        patch.setattr(layerwise, "channel_rank_one", lambda factor, workspace=None: None)
         plain = layerwise.layer_factors(model, x[3:])
     assert "ChannelRankOne" not in [type(f).__name__ for f in plain]
     reference = brute_force(model, x[:3], x[3:])
@@ -347,25 +346,56 @@ def test_a_conv_before_global_pooling_is_held_rank_one_per_channel(build, weight
     assert torch.equal(flat, flat.T)
 
 
+def test_a_conv_whose_jacobian_outgrows_its_gradients_is_held_as_gradients_and_input() -> None:
+    """A conv with many input channels and few positions (16): the Jacobian route is cheaper for it, but its Jacobian
+    (O·(C·k_in + C) = 1752 numbers per sample) is larger than its gradients and input (O·C·P + C_in·H·W = 512), so it
+    is held as those (one slot) and its Jacobian is formed only while the kernel is contracted; Θ equals brute force
+    between a batch and itself and between two batches."""
+    torch.manual_seed(10)
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 3)).double().eval()
+    x = torch.randn(5, 8, 4, 4, dtype=torch.float64)
+    factors = layerwise.layer_factors(model, x)
+    assert [type(f).__name__ for f in factors] == ["Patches", "Outer"]
+    assert layerwise._jacobian_is_cheaper(factors[0]) and not layerwise._jacobian_is_smaller(factors[0])
+    torch.testing.assert_close(empirical_ntk(model, x), brute_force(model, x, x), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(empirical_ntk(model, x[:2], x[2:]), brute_force(model, x[:2], x[2:]), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_a_workspace_slot_is_reused_until_a_larger_or_other_tensor_is_asked_for() -> None:
+    workspace = layerwise.Workspace()
+    like = torch.zeros(1, dtype=torch.float64)
+    first = workspace.take("jacobian", (4, 6), like)
+    smaller = workspace.take("jacobian", (2, 3, 2), like)
+    assert smaller.shape == (2, 3, 2) and smaller.data_ptr() == first.data_ptr()
+    assert workspace.take("patches", (4, 6), like).data_ptr() != first.data_ptr()  # each slot its own buffer
+    assert workspace.take("jacobian", (5, 6), like).data_ptr() != first.data_ptr()  # grown
+    assert workspace.take("jacobian", (2,), like.float()).dtype == torch.float32
+
+
 def test_gradients_that_do_not_factorise_per_channel_are_not_held_rank_one() -> None:
     """A conv followed by another conv, gradients of rank one but for one entry off by 1e-9 (relative), and bfloat16
     gradients (whose rounding is too coarse to tell): no factorisation; the same gradients exactly of rank one in
     float64: factorised, and its Jacobian is the layer's."""
     torch.manual_seed(3)
     B, O, C, P, K = 4, 3, 5, 6, 7
-    u = torch.randn(B, K, P, dtype=torch.float64)
+    u = torch.randn(B, K, P, 1, dtype=torch.float64)  # the input of a 1×1 conv: its own patches
+
+    def patches(u: torch.Tensor, g: torch.Tensor) -> layerwise.Patches:
+        return layerwise.Patches(u, layerwise.ConvGeometry((1, 1)), g, True)
+
     alpha, m = torch.randn(O, C, dtype=torch.float64), torch.randn(B, C, P, dtype=torch.float64)
     g = alpha[None, :, :, None] * m[:, None]
-    factor = layerwise.channel_rank_one(layerwise.Patches(u, g, True))
+    factor = layerwise.channel_rank_one(patches(u, g))
     assert factor is not None and factor.parts == (K, 1)
-    for a, b in zip(factor.jacobian(), layerwise.Patches(u, g, True).jacobian()):
+    for a, b in zip(factor.jacobian(), patches(u, g).jacobian()):
         torch.testing.assert_close(a.j, b.j, rtol=1e-12, atol=1e-12)
     g_off = g.clone()
     g_off[1, 2, 3, 4] *= 1 + 1e-9
-    assert layerwise.channel_rank_one(layerwise.Patches(u, g_off, True)) is None
-    assert layerwise.channel_rank_one(layerwise.Patches(u.bfloat16(), g.bfloat16(), True)) is None  # not decidable
+    assert layerwise.channel_rank_one(patches(u, g_off)) is None
+    assert layerwise.channel_rank_one(patches(u.bfloat16(), g.bfloat16())) is None  # not decidable
     with pytest.MonkeyPatch.context() as patch:  # the layers' factors as built, before they are held
-        patch.setattr(layerwise, "_held", lambda factor: [factor])
+        patch.setattr(layerwise, "_held", lambda factor, workspace: [factor])
         first, second, _ = layerwise.layer_factors(strided_cnn(), torch.randn(5, 1, 8, 8, dtype=torch.float64))
     assert layerwise.channel_rank_one(first) is None and layerwise.channel_rank_one(second) is not None
 
@@ -375,8 +405,11 @@ def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> Non
     model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
                           nn.Linear(3 * 5 * 5, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
     x = torch.randn(6, 2, 5, 5, dtype=torch.float64)
-    # conv and BatchNorm outputs 3·5·5 each, then 4 and 2: the sizes of g per sample and output
-    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 3 * 25 + 4 + 2
+    # the conv's output 3·5·5, BatchNorm's sums over positions for its scale and shift 2·3, then 4 and 2: the sizes
+    # of g per sample and output
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 2 * 3 + 4 + 2
+    model[1].bias.requires_grad_(False)
+    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 3 + 4 + 2
     model[1].requires_grad_(False)  # a frozen layer's output gradient is not held
     assert output_gradient_numel(model, x[:1]) == 3 * 25 + 4 + 2
     with pytest.raises(ValueError, match="batch of one"):
@@ -418,13 +451,13 @@ def test_the_probe_gives_the_full_kernel_of_the_outputs_from_its_own_factors(met
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("work", [None, math.inf])
-def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype, work) -> None:
-    """The Gram a aᵀ of a batch with itself (torch for a small one, BLAS syrk as part of a large kernel): a aᵀ to
-    rounding (of the largest entry: the GEMM's blocking, hence each entry's rounding, differs between routes and
-    CPUs), symmetric to the last bit."""
-    a = torch.randn(37, 300, dtype=dtype, generator=torch.Generator().manual_seed(8))
-    gram = layerwise._gram(a, work)
+@pytest.mark.parametrize("rows", [1, 5, 37])
+def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype, rows) -> None:
+    """The Gram a aᵀ of a batch with itself from its upper block triangle (fewer rows than blocks, a block of one row,
+    blocks of uneven sizes): a aᵀ to rounding (of the largest entry: the GEMM's blocking, hence each entry's rounding,
+    differs between routes and CPUs), symmetric to the last bit."""
+    a = torch.randn(rows, 300, dtype=dtype, generator=torch.Generator().manual_seed(8))
+    gram = layerwise._gram(a)
     reference = a.double() @ a.double().T
     tol = {torch.float32: 1e-5, torch.float64: 1e-12}[dtype] * float(reference.abs().max())
     torch.testing.assert_close(gram.double(), reference, rtol=0, atol=tol)
@@ -432,33 +465,21 @@ def test_the_symmetric_gram_is_a_aT_exactly_symmetric(dtype, work) -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
-@pytest.mark.parametrize("work", [0.0, math.inf])
-def test_the_symmetric_gram_sum_is_the_sum_of_its_grams(dtype, work) -> None:
-    """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model): the sum to rounding and symmetric to the
-    last bit, through BLAS (float32/64 on the CPU, a kernel of enough work; one triangle updated in place) or torch
-    (a small kernel; bfloat16 here and every kernel on a GPU)."""
+def test_the_symmetric_gram_sum_is_the_sum_of_its_grams(dtype) -> None:
+    """Σ_k a_k a_kᵀ of matrices of different widths (the layers of a model), added into one buffer in place: the sum
+    to rounding and symmetric to the last bit."""
     generator = torch.Generator().manual_seed(9)
     parts = [torch.randn(29, width, generator=generator).to(dtype) for width in (1, 40, 300)]
-    total = layerwise._SymmetricGramSum(29, parts[0], work)
-    assert total.blas == (dtype != torch.bfloat16 and work >= layerwise.SYRK_MIN_MULTIPLY_ADDS)
-    buffer = total.upper if total.blas else total.total
+    total = layerwise._SymmetricGramSum(29, parts[0])
+    buffer = total.total
     for a in parts:
         total.add(a)
-    assert (total.upper if total.blas else total.total) is buffer
+    assert total.total is buffer
     gram = total.result()
     reference = sum(a.double() @ a.double().T for a in parts)
     tol = {torch.float32: 1e-5, torch.float64: 1e-12, torch.bfloat16: 3e-2}[dtype] * float(reference.abs().max())
     torch.testing.assert_close(gram.double(), reference, rtol=0, atol=tol)
     assert gram.dtype == dtype and torch.equal(gram, gram.T)
-
-
-def test_a_small_kernel_takes_torchs_gram_and_a_large_one_blas() -> None:
-    """The route follows the kernel's total work: the benchmark's MLP (~1e9 multiply-adds) through torch, a
-    convolutional kernel of 1e10 or more through BLAS's syrk."""
-    a = torch.randn(8, 4)
-    assert not layerwise._SymmetricGramSum(8, a, 1e9).blas
-    assert layerwise._SymmetricGramSum(8, a, layerwise.SYRK_MIN_MULTIPLY_ADDS).blas
-    assert not layerwise._SymmetricGramSum(8, a.to(torch.bfloat16), math.inf).blas
 
 
 def test_the_self_check_sums_over_the_first_samples_and_still_sees_a_side_use() -> None:
