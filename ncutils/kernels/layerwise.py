@@ -229,6 +229,9 @@ def unsupported_reason(model: nn.Module) -> str | None:
     return None
 
 
+_BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # exact types: their factors are summed over positions
+
+
 def _module_reason(m: nn.Module) -> str | None:
     # exact types: a subclass may change forward()
     if type(m) is nn.Linear:
@@ -239,7 +242,7 @@ def _module_reason(m: nn.Module) -> str | None:
         if m.padding_mode != "zeros" or isinstance(m.padding, str):
             return f"padding {m.padding!r} with mode {m.padding_mode!r}"
         return None
-    if type(m) in (nn.BatchNorm1d, nn.BatchNorm2d):
+    if type(m) in _BATCHNORMS:
         if m.running_mean is None:
             return "BatchNorm without running statistics"
         return None
@@ -342,7 +345,7 @@ def output_gradient_numel(model: nn.Module, sample: torch.Tensor) -> int:
     sizes: list[int] = []
 
     def held(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if type(module) in (nn.BatchNorm1d, nn.BatchNorm2d):
+        if type(module) in _BATCHNORMS:
             sizes.append(output.shape[1] * sum(_trainable(module, name) for name in ("weight", "bias")))
         else:
             sizes.append(output.numel())
@@ -393,16 +396,11 @@ class _BatchNormSums:
         self.bias = z.new_empty((B, n_out, C)) if _trainable(module, "bias") else None
 
     def add(self, a: int, g: torch.Tensor | None) -> None:
-        for total in (self.weight, self.bias):
-            if total is not None and g is None:
-                total[:, a] = 0.0
-        if g is None:
-            return
-        g = g.reshape(g.shape[0], g.shape[1], -1)
+        g = None if g is None else g.reshape(g.shape[0], g.shape[1], -1)
         if self.weight is not None:
-            self.weight[:, a] = (g * self.normalised).sum(-1)
+            self.weight[:, a] = 0.0 if g is None else (g * self.normalised).sum(-1)
         if self.bias is not None:
-            self.bias[:, a] = g.sum(-1)
+            self.bias[:, a] = 0.0 if g is None else g.sum(-1)
 
     def factors(self) -> list[Factor]:
         return [Dense(t) for t in (self.weight, self.bias) if t is not None]
@@ -442,7 +440,7 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
             raise NotLayerwise(f"the input of a {type(module).__name__} layer is changed in place after the layer")
     outputs = [r[3] for r in records]
     n_out = f.shape[1]
-    collectors = [(_BatchNormSums if type(module) in (nn.BatchNorm1d, nn.BatchNorm2d) else _HeldGradients)(
+    collectors = [(_BatchNormSums if type(module) in _BATCHNORMS else _HeldGradients)(
         module, u.detach(), z, n_out) for module, u, _, z in records]
     for a in range(n_out):  # the last pass frees the graph
         for collector, g in zip(collectors, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=a < n_out - 1,
@@ -623,7 +621,7 @@ def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
                     * factor.input_gram(factor)[:, None, :, None])
             products = term if products is None else products + term
             continue
-        for part in factor.jacobian(workspace, scratch=True) if isinstance(factor, Patches) else [factor]:
+        for part in _jacobian_parts(factor, workspace):
             gram.add(part.j.reshape(rows, -1))
     total = gram.result().reshape(B, O, B, O)
     return total if products is None else total + products
