@@ -15,7 +15,8 @@ Every measurement runs in a fresh subprocess (``--one SPEC``), so that its peak 
 own: the high-water mark of the resident set is reset just before the first call
 (``/proc/self/clear_refs``) and read after the last (``VmHWM``); the column ``peak_mb`` is that
 peak minus the resident set at the reset (imports, model and inputs excluded; the result,
-temporaries and, for JAX, compilation included). Time: median of several calls after a warm-up.
+temporaries and, for JAX, compilation included; each call's result is freed before the next call),
+``result_mb`` the result's size. Time: median of several calls after a warm-up.
 
 Workloads (identical weights and inputs in every implementation; float32 and float64):
 - ``mlp``: 784-512-512-10 MLP on 100 MNIST-shaped inputs, full C×C NTK;
@@ -305,11 +306,13 @@ def measure(spec: dict) -> dict:
     slow = time.perf_counter() - t0 > 30.0  # a slow call is timed once after the warm-up
     times = []
     for _ in range(1 if slow else int(spec["repeats"])):
+        kernel = None  # the last call's result freed first: the peak is that of one call
         t0 = time.perf_counter()
         kernel = call()
         times.append(time.perf_counter() - t0)
     return {"seconds": statistics.median(times), "seconds_min": min(times), "seconds_max": max(times),
-            "repeats": len(times), "peak_mb": peak(), "kernel": kernel, "note": note}
+            "repeats": len(times), "peak_mb": peak(), "result_mb": kernel.nbytes / 2**20, "kernel": kernel,
+            "note": note}
 
 
 def matmul_peak(dtype_name: str, device: str = "cpu") -> float:
@@ -434,7 +437,7 @@ def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float
             row = {key: spec[key] for key in ("workload", "dtype", "implementation", "chunk_size", "device")}
             row.update(seconds=result["seconds"], seconds_min=result.get("seconds_min", np.nan),
                        seconds_max=result.get("seconds_max", np.nan), repeats=result.get("repeats", 0),
-                       peak_mb=result["peak_mb"], params=params,
+                       peak_mb=result["peak_mb"], result_mb=result.get("result_mb", np.nan), params=params,
                        jacobian_chunk_mb=held * n_out * params * (4 if spec["dtype"] == "float32" else 8) / 2**20,
                        gflops=nominal_gflop(spec["workload"], params) / result["seconds"],
                        matmul_peak_gflops=result.get("matmul_peak_gflops", np.nan), load_before=load, note=result["note"])

@@ -16,9 +16,11 @@ output z, which one backward pass per output a gives for every layer at once:
   Σ_{p,q} (g_a,ip·g_a,jq)(u_ip·u_jq + 1) from the Grams over all (sample, position) pairs, which is
   cheaper for Θ_aa when a layer has few positions (the late layers of a ResNet) and never forms the
   Jacobian. A layer for which the structured route cannot pay for large batches and whose Jacobian is smaller than
-  its gradients and input (the early layers of a CNN) is held as its Jacobian (:class:`Dense`) as soon as it is
-  built; the full kernel (Θ_ab, all pairs of outputs) always takes the Jacobian route, forming a held
-  :class:`Patches` layer's Jacobian one layer at a time;
+  its gradients and input (the early layers of a CNN) is held as its Jacobian (:class:`Dense`), formed from each
+  backward pass's gradients as they come by the convolution's own weight-gradient kernel (samples as groups), so
+  that its gradients for all outputs are never held; the full kernel (Θ_ab, all pairs of outputs) always takes the
+  Jacobian route, forming a held :class:`Patches` layer's Jacobian one layer at a time (between two batches, a
+  group of output channels at a time: :func:`channel_groups`);
 - a conv layer whose output gradients factorise per channel, g_a,icp = α_ac m_icp (every operation between its
   output and the model's outputs acts channel by channel until a linear read-out: the last conv before global
   pooling and a dense layer, or the per-feature outputs of paper A's probe) is held as α and the per-channel
@@ -39,13 +41,14 @@ Models with any other trainable parameter (e.g. a bare ``nn.Parameter`` used in 
 shared parameter, or a layer called twice are not handled here (:class:`NotLayerwise` names the
 reason). Each computation is also checked: the factors summed over the batch's first samples must reproduce
 autograd's parameter gradient of Σ_a c_a Σ_i f_a(x_i) over them (one extra backward pass), which catches
-parameters used outside their layer.
+parameters used outside their layer. A layer's output is held as it is, not copied, unless an operation after the
+layer changes it in place (e.g. ``ReLU(inplace=True)``): then the forward pass is run again with copies.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import torch
@@ -89,9 +92,23 @@ class Outer:
 
 @dataclass
 class Dense:
-    """A parameter's per-sample Jacobian, (B, O, P_l)."""
+    """A parameter's per-sample Jacobian, (B, O, P_l); ``channels`` = C when its columns are C blocks, one per output
+    channel of a conv layer (then tried for a factorisation per channel, :func:`_held`)."""
 
     j: torch.Tensor
+    channels: int | None = None
+
+
+BLOCK_COLUMNS = 4096  # the columns of a Jacobian block formed while two batches are contracted
+
+
+def channel_groups(C: int, K: int) -> list[slice]:
+    """Groups of a conv layer's C output channels whose Jacobian columns (K per channel) number at most
+    :data:`BLOCK_COLUMNS` (one channel when K alone exceeds it): the blocks in which the contraction of two batches
+    forms a layer's Jacobian, so that the two blocks held at once stay small against the Jacobian of the samples
+    (each block's Gram a product of 4096 terms or more, efficient still)."""
+    step = max(1, BLOCK_COLUMNS // K)
+    return [slice(c, min(c + step, C)) for c in range(0, C, step)]
 
 
 class Workspace:
@@ -171,6 +188,22 @@ class Patches:
             parts.append(torch.bmm(self.g.reshape(B, O * C, P), self.u(workspace).transpose(1, 2), out=out))
         return [Dense(j.reshape(B, O, -1)) for j in parts + ([self.g.sum(-1)] if self.bias else [])]
 
+    def jacobian_blocks(self, workspace: Workspace) -> Iterator[Dense]:
+        """The parts of :meth:`jacobian` (weight, then bias), a group of output channels at a time
+        (:func:`channel_groups`): (B, O, C_g·k_in) each, the weight's formed in the workspace and overwritten by the
+        next block's."""
+        B, O, C, P = self.g.shape
+        if self.x is not None:
+            u = self.u(workspace).transpose(1, 2)
+            for c in channel_groups(C, self.k_in):
+                Cg = c.stop - c.start
+                g = self.g if Cg == C else workspace.take("gradients", (B, O, Cg, P), self.g).copy_(self.g[:, :, c])
+                out = workspace.take("jacobian", (B, O * Cg, self.k_in), self.g)
+                yield Dense(torch.bmm(g.reshape(B, O * Cg, P), u, out=out).reshape(B, O, -1))
+        if self.bias:
+            for c in channel_groups(C, 1):
+                yield Dense(self.g[:, :, c].sum(-1))
+
     def position_gram(self, other: Patches) -> torch.Tensor:
         """(B1·P, B2·P): u_ip·u_jq (+1 for a trainable bias), the input factor of the structured route."""
         B1, B2, P = self.g.shape[0], other.g.shape[0], self.g.shape[3]
@@ -201,6 +234,13 @@ class ChannelRankOne:
     def split(self) -> list[ChannelRankOne]:
         """One factor per part: the slots of a layer held as its Jacobian's parts."""
         return [ChannelRankOne(self.alpha, m, (m.shape[2],)) for m in self.m.split(list(self.parts), dim=2)]
+
+    def jacobian_blocks(self) -> Iterator[Dense]:
+        """The parts of :meth:`jacobian`, a group of channels at a time (:func:`channel_groups`)."""
+        B, (O, C) = self.m.shape[0], self.alpha.shape
+        for m in self.m.split(list(self.parts), dim=2):
+            for c in channel_groups(C, m.shape[2]):
+                yield Dense((self.alpha[None, :, c, None] * m[:, None, c]).reshape(B, O, -1))
 
     def channel_gram(self, other: ChannelRankOne) -> torch.Tensor:
         """(C, B1, B2): M_ic·M_jc for each channel c."""
@@ -337,28 +377,30 @@ def _trainable_layers(model: nn.Module) -> list[nn.Module]:
 
 def output_gradient_numel(model: nn.Module, sample: torch.Tensor) -> int:
     """Entries of the output gradients g that :func:`layer_factors` holds per sample and output
-    coordinate (before it builds the factors): the summed output sizes of the layers with
-    trainable parameters, a BatchNorm layer's sums over positions (C per trainable parameter)
-    instead of its output, from one forward pass on ``sample`` (a batch of one)."""
+    coordinate of ``model(sample)`` (before it builds the factors): the summed output sizes of the layers with
+    trainable parameters, except a BatchNorm layer's sums over positions (C per trainable parameter) and a conv
+    layer held as its Jacobian (:func:`_conv_jacobian_is_held`: its Jacobian's C·k_in + C columns), from one
+    forward pass on ``sample`` (a batch of one)."""
     if sample.shape[0] != 1:
         raise ValueError(f"sample must be a batch of one input, got a batch of {sample.shape[0]}: pass x[:1]")
-    sizes: list[int] = []
-
-    def held(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if type(module) in _BATCHNORMS:
-            sizes.append(output.shape[1] * sum(_trainable(module, name) for name in ("weight", "bias")))
-        else:
-            sizes.append(output.numel())
-
-    layers = _trainable_layers(model)
-    handles = [m.register_forward_hook(held) for m in layers]
+    calls: list[tuple[nn.Module, torch.Tensor, torch.Tensor]] = []
+    handles = [m.register_forward_hook(lambda m, inputs, z: calls.append((m, inputs[0], z)))
+               for m in _trainable_layers(model)]
     try:
         with torch.no_grad():
-            model(sample)
+            n_out = model(sample).reshape(1, -1).shape[1]
     finally:
         for h in handles:
             h.remove()
-    return sum(sizes)
+
+    def held(module: nn.Module, u: torch.Tensor, z: torch.Tensor) -> int:
+        if type(module) in _BATCHNORMS:
+            return z.shape[1] * sum(_trainable(module, name) for name in ("weight", "bias"))
+        if type(module) is nn.Conv2d and _conv_jacobian_is_held(module, u, z, n_out):
+            return _conv_counts(module, u, z)[3]
+        return z.numel()
+
+    return sum(held(*call) for call in calls)
 
 
 _BUILDERS = {nn.Linear: _linear_factors, nn.Conv2d: _conv_factors, nn.LayerNorm: _layernorm_factors,
@@ -378,6 +420,51 @@ class _HeldGradients:
 
     def factors(self) -> list[Factor]:
         return _BUILDERS[type(self.module)](self.module, self.u, self.g)
+
+
+class _ConvJacobianSums:
+    """A conv layer held as its Jacobian (:func:`_conv_jacobian_is_held`): ∂f_a/∂W = Σ_p g_p u_pᵀ (B, O, C_out·k_in)
+    and ∂f_a/∂b = Σ_p g_p (B, O, C_out) formed from each backward pass's gradients as they come, the weight's by the
+    convolution's own weight-gradient kernel with the samples as groups (one group per sample: its per-sample
+    gradients), so that neither the layer's gradients for all outputs (O·C_out·P numbers per sample) nor its patches
+    are ever held."""
+
+    def __init__(self, module: nn.Conv2d, u: torch.Tensor, z: torch.Tensor, n_out: int) -> None:
+        B, C = z.shape[:2]
+        self.module = module
+        self.x = self.shape = self.weight = self.bias = None
+        if _trainable(module, "weight"):
+            self.x = u.reshape(1, -1, *u.shape[2:])  # the samples' channels side by side: one group each
+            self.shape = u.new_zeros((B * C, *module.weight.shape[1:]))  # the grouped weight's shape (not read)
+            self.weight = z.new_empty((B, n_out, module.weight[0].numel() * C))
+        if _trainable(module, "bias"):
+            self.bias = z.new_empty((B, n_out, C))
+
+    def add(self, a: int, g: torch.Tensor | None) -> None:
+        if self.weight is not None:
+            if g is None:
+                self.weight[:, a] = 0.0
+            else:
+                m = self.module
+                per_sample = torch.ops.aten.convolution_backward(
+                    g.reshape(1, -1, *g.shape[2:]), self.x, self.shape, None, list(m.stride), list(m.padding),
+                    list(m.dilation), False, [0, 0], g.shape[0], [False, True, False])[1]
+                self.weight[:, a] = per_sample.reshape(g.shape[0], -1)
+        if self.bias is not None:
+            self.bias[:, a] = 0.0 if g is None else g.sum((2, 3))
+
+    def factors(self) -> list[Factor]:
+        return [Dense(t, self.module.out_channels) for t in (self.weight, self.bias) if t is not None]
+
+
+def _collector(module: nn.Module, u: torch.Tensor, z: torch.Tensor,
+               n_out: int) -> _HeldGradients | _BatchNormSums | _ConvJacobianSums:
+    """What collects a layer's factors over the backward passes."""
+    if type(module) in _BATCHNORMS:
+        return _BatchNormSums(module, u, z, n_out)
+    if type(module) is nn.Conv2d and _conv_jacobian_is_held(module, u, z, n_out):
+        return _ConvJacobianSums(module, u, z, n_out)
+    return _HeldGradients(module, u, z, n_out)
 
 
 class _BatchNormSums:
@@ -406,6 +493,30 @@ class _BatchNormSums:
         return [Dense(t) for t in (self.weight, self.bias) if t is not None]
 
 
+Record = tuple[nn.Module, torch.Tensor, int, torch.Tensor, int]  # layer, input, its version, output, its version
+
+
+def _recorded_forward(forward: OutputFn, model: nn.Module, x: torch.Tensor, layers: list[nn.Module],
+                      copies: bool) -> tuple[torch.Tensor, list[Record]]:
+    """The outputs (B, O) of a forward pass and, for each call of a layer in ``layers``, its input and output with
+    their versions (which count in-place changes); with ``copies`` each layer's output goes on as a copy, so that an
+    operation after the layer may change it in place (each output then held twice while the graph lives)."""
+    records: list[Record] = []
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        records.append((module, inputs[0], inputs[0]._version, output, output._version))
+        return output.clone() if copies else None
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.enable_grad():
+            f = forward(model, x)
+    finally:
+        for h in handles:
+            h.remove()
+    return f.reshape(x.shape[0], -1), records
+
+
 def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None = None) -> list[Factor]:
     """The factors of every trainable layer for a batch ``x`` (model in eval mode).
 
@@ -417,37 +528,28 @@ def layer_factors(model: nn.Module, x: torch.Tensor, output_fn: OutputFn | None 
         raise NotLayerwise(reason)
     forward = output_fn or (lambda m, xb: m(xb))
     layers = _trainable_layers(model)
-    records: list[tuple[nn.Module, torch.Tensor, int, torch.Tensor]] = []
-
-    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        records.append((module, inputs[0], inputs[0]._version, output))
-        return output.clone()  # what follows may change its input in place; ``output`` stays intact
-
-    handles = [m.register_forward_hook(hook) for m in layers]
-    try:
-        with torch.enable_grad():
-            f = forward(model, x)
-    finally:
-        for h in handles:
-            h.remove()
-    f = f.reshape(x.shape[0], -1)
+    check = _AutogradCheck(forward, model, x, layers)  # first: its own graph is freed before the batch's is built
+    f, records = _recorded_forward(forward, model, x, layers, copies=False)
+    if any(z._version != version for *_, z, version in records):
+        # an operation after a layer changed its output in place (e.g. ReLU(inplace=True)): again, the outputs copied
+        del f
+        records.clear()
+        f, records = _recorded_forward(forward, model, x, layers, copies=True)
     seen = [r[0] for r in records]
     for module in layers:
         if seen.count(module) > 1:
             raise NotLayerwise(f"layer {type(module).__name__} is called {seen.count(module)} times in one forward pass")
-    for module, u, version, _ in records:
+    for module, u, version, *_ in records:
         if u._version != version:
             raise NotLayerwise(f"the input of a {type(module).__name__} layer is changed in place after the layer")
     outputs = [r[3] for r in records]
     n_out = f.shape[1]
-    collectors = [(_BatchNormSums if type(module) in _BATCHNORMS else _HeldGradients)(
-        module, u.detach(), z, n_out) for module, u, _, z in records]
+    collectors = [_collector(module, u.detach(), z, n_out) for module, u, _, z, _ in records]
     for a in range(n_out):  # the last pass frees the graph
         for collector, g in zip(collectors, torch.autograd.grad(f[:, a].sum(), outputs, retain_graph=a < n_out - 1,
                                                                 allow_unused=True)):
             collector.add(a, g)
     modules = [r[0] for r in records]
-    check = _AutogradCheck(forward, model, x, modules)
     del f, outputs
     records.clear()
     factors: list[Factor] = []
@@ -477,6 +579,17 @@ def _rank_one_coefficients(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return alpha, m
 
 
+def _rank_one_jacobian(factor: Dense) -> ChannelRankOne | None:
+    """A conv layer's Jacobian part (B, O, C·K) as α_ac M_ic when it factorises so per channel c (as its gradients
+    do, :func:`channel_rank_one`: then M_ic = Σ_p m_icp u_ip), else None; first sample first, float32/64 only."""
+    B, O = factor.j.shape[:2]
+    j = factor.j.reshape(B, O, factor.channels, -1)
+    if j.dtype not in (torch.float32, torch.float64) or _rank_one_coefficients(j[:1]) is None:
+        return None
+    found = _rank_one_coefficients(j)
+    return None if found is None else ChannelRankOne(found[0].T.contiguous(), found[1], (j.shape[3],))
+
+
 def channel_rank_one(factor: Patches, workspace: Workspace | None = None) -> ChannelRankOne | None:
     """The layer's gradients as g_a,icp = α_ac m_icp when they factorise so for every channel c, else None
     (:func:`_rank_one_coefficients`; tried on the first sample before the batch, so that a layer whose gradients do
@@ -493,34 +606,47 @@ def channel_rank_one(factor: Patches, workspace: Workspace | None = None) -> Cha
     return ChannelRankOne(alpha.T.contiguous(), torch.cat(M, dim=2), tuple(part.shape[2] for part in M))
 
 
-def _jacobian_is_cheaper(factor: Patches) -> bool:
-    """Whether the structured route cannot pay for large batches: its cost per pair of samples, P²(k_in + O·C_out + O),
-    at least the Jacobian Grams', O·(C_out·k_in [+ C_out]) (a layer with many positions)."""
-    _, O, C, P = factor.g.shape
-    return P * P * (factor.k_in + O * C + O) >= O * factor.width
+def _jacobian_is_cheaper(O: int, C: int, P: int, k_in: int, width: int) -> bool:
+    """Whether the structured route cannot pay for large batches for a conv layer with O outputs, C output channels,
+    P positions, patches of k_in entries and O·width Jacobian entries per sample: its cost per pair of samples,
+    P²(k_in + O·C + O), at least the Jacobian Grams', O·width (a layer with many positions)."""
+    return P * P * (k_in + O * C + O) >= O * width
 
 
-def _jacobian_is_smaller(factor: Patches) -> bool:
-    """Whether the layer's Jacobian, O·(C_out·k_in [+ C_out]) numbers per sample, is smaller than its gradients and
-    input, O·C_out·P + C_in·H·W (the early layers of a CNN, with many positions and few channels)."""
-    _, O, C, P = factor.g.shape
-    return O * factor.width < O * C * P + (0 if factor.x is None else factor.x[0].numel())
+def _jacobian_is_smaller(O: int, C: int, P: int, width: int, input_numel: int) -> bool:
+    """Whether the layer's Jacobian, O·width numbers per sample, is smaller than its gradients and input,
+    O·C·P + C_in·H·W (the early layers of a CNN, with many positions and few channels)."""
+    return O * width < O * C * P + input_numel
+
+
+def _conv_counts(module: nn.Conv2d, u: torch.Tensor, z: torch.Tensor) -> tuple[int, int, int, int]:
+    """A conv layer's output channels C, positions P, patch entries k_in (0 for a frozen weight) and Jacobian columns
+    per sample and output, width = C·k_in (+ C for a trainable bias), from its input u and output z."""
+    C, P = z.shape[1], z[0, 0].numel()
+    k_in = u.shape[1] * math.prod(module.kernel_size) if _trainable(module, "weight") else 0
+    return C, P, k_in, C * k_in + (C if _trainable(module, "bias") else 0)
+
+
+def _conv_jacobian_is_held(module: nn.Conv2d, u: torch.Tensor, z: torch.Tensor, n_out: int) -> bool:
+    """Whether a conv layer (input u, output z, n_out outputs) is held as its Jacobian: both
+    :func:`_jacobian_is_cheaper` and :func:`_jacobian_is_smaller` (which depend on the model, not the batch)."""
+    C, P, k_in, width = _conv_counts(module, u, z)
+    return (_jacobian_is_cheaper(n_out, C, P, k_in, width)
+            and _jacobian_is_smaller(n_out, C, P, width, u[0].numel() if k_in else 0))
 
 
 def _held(factor: Factor, workspace: Workspace) -> list[Factor]:
-    """What a layer's factor is held as (its gradients dropped where they are not needed): a conv layer whose gradients
-    factorise per channel as :class:`ChannelRankOne`; otherwise as the parts of its Jacobian when the structured route
-    cannot pay (:func:`_jacobian_is_cheaper`) and the Jacobian takes less memory than the gradients and input
-    (:func:`_jacobian_is_smaller`), else as gradients and input, whose Jacobian the contraction forms when it needs
-    it, one layer at a time. A layer takes as many slots in the list as its Jacobian has parts when both tests (which
-    do not depend on the batch) say Jacobian, one otherwise, whichever its kind, so that the factors of any two
-    batches of one model line up slot by slot even where one batch's gradients factorise and the other's do not
-    (contracted then through their Jacobians). ``workspace`` takes the patches unfolded meanwhile."""
+    """What a layer's factor is held as: a conv layer held as input and gradients (not as its Jacobian:
+    :func:`_conv_jacobian_is_held`) as :class:`ChannelRankOne` when its gradients factorise per channel (one slot
+    either way, so that the factors of any two batches of one model line up slot by slot even where one batch's
+    gradients factorise and the other's do not: contracted then through their Jacobians); ``workspace`` takes the
+    patches unfolded meanwhile."""
     if isinstance(factor, Patches):
         rank_one = channel_rank_one(factor, workspace)
-        if _jacobian_is_cheaper(factor) and _jacobian_is_smaller(factor):
-            return rank_one.split() if rank_one is not None else factor.jacobian(workspace)
         return [rank_one if rank_one is not None else factor]
+    if isinstance(factor, Dense) and factor.channels is not None:
+        found = _rank_one_jacobian(factor)
+        return [found if found is not None else factor]
     return [factor]
 
 
@@ -552,12 +678,12 @@ class _AutogradCheck:
         params = [[getattr(m, name) for name in _param_names(m) if _trainable(m, name)] for m in modules]
         grads = iter(torch.autograd.grad((f * self.weights).sum(), [p for ps in params for p in ps],
                                          allow_unused=True))
-        self.reference = [torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
-                          for ps in params]
+        self.reference = {m: torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(ps, grads)])
+                          for m, ps in zip(modules, params)}
         self.tol = 1e-10 if f.dtype == torch.float64 else 1e-4
 
     def compare(self, module: nn.Module, factors: list[Factor]) -> None:
-        reference = self.reference.pop(0)
+        reference = self.reference.pop(module)
         factors = [_first_samples(fc, self.rows) for fc in factors]
         error = float(torch.linalg.vector_norm(reference - torch.cat([_param_gradient(fc, self.weights) for fc in factors])))
         scale = sum(_norm_bound(fc, self.weights) for fc in factors)
@@ -647,13 +773,29 @@ def _jacobian_parts(factor: Factor, workspace: Workspace) -> list[Factor]:
     return factor.jacobian() if isinstance(factor, ChannelRankOne) else [factor]
 
 
+def _jacobian_blocks(factor: Factor, workspace: Workspace) -> Iterator[Dense]:
+    """The factor's Jacobian, part by part and a group of channels at a time (:func:`channel_groups`; the same
+    blocks for every kind of factor a slot may hold: a :class:`Patches` layer's formed in the workspace)."""
+    if isinstance(factor, Patches):
+        yield from factor.jacobian_blocks(workspace)
+    elif isinstance(factor, ChannelRankOne):
+        yield from factor.jacobian_blocks()
+    elif factor.channels is None:
+        yield factor
+    else:
+        B, O, W = factor.j.shape
+        K = W // factor.channels
+        for c in channel_groups(factor.channels, K):
+            yield Dense(factor.j[:, :, c.start * K : c.stop * K])
+
+
 def _gram_full(fa: Factor, fb: Factor, wa: Workspace, wb: Workspace) -> torch.Tensor:
     """(B1, O, B2, O) block of Θ between two batches (a Jacobian formed in ``wa``, ``wb``)."""
     if isinstance(fa, ChannelRankOne) and isinstance(fb, ChannelRankOne):
         return _rank_one_full(fa, fb, fa.channel_gram(fb))
     if isinstance(fa, (Patches, ChannelRankOne)) or isinstance(fb, ChannelRankOne):
         # through the Jacobians, formed here and dropped after their Gram
-        return sum(_gram_full(a, b, wa, wb) for a, b in zip(_jacobian_parts(fa, wa), _jacobian_parts(fb, wb)))
+        return sum(_gram_full(a, b, wa, wb) for a, b in zip(_jacobian_blocks(fa, wa), _jacobian_blocks(fb, wb)))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     (B1, O, _), B2 = ta.shape, tb.shape[0]
     gram = (ta.reshape(B1 * O, -1) @ tb.reshape(B2 * O, -1).T).reshape(B1, O, B2, O)
@@ -696,13 +838,14 @@ def _gram_diagonal(fa: Factor, fb: Factor, wa: Workspace, wb: Workspace) -> torc
         out = ((fa.alpha * fb.alpha) @ channels.reshape(C, B1 * B2)).reshape(-1, B1, B2)
         return (out + out.transpose(1, 2)) / 2 if fb is fa else out  # between a batch and itself: symmetric
     if isinstance(fa, ChannelRankOne) or isinstance(fb, ChannelRankOne):
-        return sum(_gram_diagonal(a, b, wa, wb) for a, b in zip(_jacobian_parts(fa, wa), _jacobian_parts(fb, wb)))
+        return sum(_gram_diagonal(a, b, wa, wb) for a, b in zip(_jacobian_blocks(fa, wa), _jacobian_blocks(fb, wb)))
     if isinstance(fa, Patches):
         same = fb is fa
         if structured_is_cheaper(fa, fb, same):
             return _structured_diagonal(fa, fb)
-        parts_a = _jacobian_parts(fa, wa)
-        return sum(_gram_diagonal(a, b, wa, wb) for a, b in zip(parts_a, parts_a if same else _jacobian_parts(fb, wb)))
+        if same:
+            return sum(_gram_diagonal(a, a, wa, wa) for a in _jacobian_blocks(fa, wa))
+        return sum(_gram_diagonal(a, b, wa, wb) for a, b in zip(_jacobian_blocks(fa, wa), _jacobian_blocks(fb, wb)))
     ta, tb = (fa.j, fb.j) if isinstance(fa, Dense) else (fa.g, fb.g)
     gram = torch.bmm(ta.transpose(0, 1), tb.permute(1, 2, 0))
     return gram if isinstance(fa, Dense) else gram * fa.input_gram(fb)[None]

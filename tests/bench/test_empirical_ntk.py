@@ -91,6 +91,7 @@ def test_the_table_gives_each_ratio_its_spread_over_repeats(tmp_path) -> None:
     specs = [{**base, "implementation": impl} for impl in ("ncutils.empirical_ntk", "ncutils.empirical_ntk jacobian")]
     table = bench.run_benchmark(specs, quick=True, device="cpu", timeout=300, out_dir=tmp_path)
     assert list(table["repeats"]) == [3, 3]
+    assert list(table["result_mb"]) == [6 * 6 * 10 * 10 * 4 / 2**20] * 2  # the (N, N, O, O) float32 kernel
     assert (table["seconds_min"] <= table["seconds"]).all() and (table["seconds"] <= table["seconds_max"]).all()
     assert (table["speedup_low"] <= table["ours_speedup"]).all() and (table["ours_speedup"] <= table["speedup_high"]).all()
     assert (tmp_path / "empirical_ntk_quick.csv").exists()

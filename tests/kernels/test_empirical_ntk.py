@@ -331,6 +331,7 @@ def test_a_conv_before_global_pooling_is_held_rank_one_per_channel(build, weight
     head, tail = layerwise.layer_factors(model, x[:3]), layerwise.layer_factors(model, x[3:])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(layerwise, "channel_rank_one", lambda factor, workspace=None: None)
+        patch.setattr(layerwise, "_rank_one_jacobian", lambda factor: None)
         plain = layerwise.layer_factors(model, x[3:])
     assert "ChannelRankOne" not in [type(f).__name__ for f in plain]
     reference = brute_force(model, x[:3], x[3:])
@@ -356,10 +357,50 @@ def test_a_conv_whose_jacobian_outgrows_its_gradients_is_held_as_gradients_and_i
     x = torch.randn(5, 8, 4, 4, dtype=torch.float64)
     factors = layerwise.layer_factors(model, x)
     assert [type(f).__name__ for f in factors] == ["Patches", "Outer"]
-    assert layerwise._jacobian_is_cheaper(factors[0]) and not layerwise._jacobian_is_smaller(factors[0])
+    f = factors[0]
+    _, O, C, P = f.g.shape
+    assert layerwise._jacobian_is_cheaper(O, C, P, f.k_in, f.width)
+    assert not layerwise._jacobian_is_smaller(O, C, P, f.width, f.x[0].numel())
     torch.testing.assert_close(empirical_ntk(model, x), brute_force(model, x, x), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(empirical_ntk(model, x[:2], x[2:]), brute_force(model, x[:2], x[2:]), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("columns", [1, 5, 40])
+def test_two_batches_are_contracted_a_group_of_channels_at_a_time(model_and_inputs, columns) -> None:
+    """Between two batches a layer's Jacobian is formed a group of output channels at a time, at most
+    ``BLOCK_COLUMNS`` columns (one channel when a channel alone has more): with blocks of one or a few channels the full
+    and diagonal kernels equal brute force."""
+    model, x = model_and_inputs
+    x1, x2 = x[:4], x[3:]
+    reference = brute_force(model, x1, x2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layerwise, "BLOCK_COLUMNS", columns)
+        full = empirical_ntk(model, x1, x2, outputs="full", method="layerwise")
+        diagonal = empirical_ntk(model, x1, x2, outputs="diagonal", method="layerwise")
+    torch.testing.assert_close(full, reference, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(diagonal, reference.diagonal(dim1=2, dim2=3), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("build", [strided_cnn, pooled_cnn])
+def test_a_factorised_slot_meets_an_unfactorised_one_block_by_block(build) -> None:
+    """One batch's conv layer factorised per channel, the other's not (held as gradients and input, or as its
+    Jacobian formed per pass): their blocks of channels line up, and Θ equals brute force."""
+    model = build().eval()
+    x = torch.randn(7, 1, 8, 8, dtype=torch.float64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layerwise, "BLOCK_COLUMNS", 5)
+        head = layerwise.layer_factors(model, x[:3])
+        patch.setattr(layerwise, "channel_rank_one", lambda factor, workspace=None: None)
+        patch.setattr(layerwise, "_rank_one_jacobian", lambda factor: None)
+        plain = layerwise.layer_factors(model, x[3:])
+        assert "ChannelRankOne" in [type(f).__name__ for f in head]
+        assert "ChannelRankOne" not in [type(f).__name__ for f in plain]
+        for fa, fb in ((head, plain), (plain, head)):
+            reference = brute_force(model, *((x[:3], x[3:]) if fa is head else (x[3:], x[:3])))
+            torch.testing.assert_close(layerwise.contract(fa, fb, "full"), reference, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(layerwise.contract(fa, fb, "diagonal"), reference.diagonal(dim1=2, dim2=3),
+                                       rtol=1e-10, atol=1e-12)
 
 
 def test_a_workspace_slot_is_reused_until_a_larger_or_other_tensor_is_asked_for() -> None:
@@ -396,8 +437,10 @@ def test_gradients_that_do_not_factorise_per_channel_are_not_held_rank_one() -> 
     assert layerwise.channel_rank_one(patches(u.bfloat16(), g.bfloat16())) is None  # not decidable
     with pytest.MonkeyPatch.context() as patch:  # the layers' factors as built, before they are held
         patch.setattr(layerwise, "_held", lambda factor, workspace: [factor])
-        first, second, _ = layerwise.layer_factors(strided_cnn(), torch.randn(5, 1, 8, 8, dtype=torch.float64))
-    assert layerwise.channel_rank_one(first) is None and layerwise.channel_rank_one(second) is not None
+        weight, bias, second, _ = layerwise.layer_factors(strided_cnn(), torch.randn(5, 1, 8, 8, dtype=torch.float64))
+    assert weight.channels == bias.channels == 12  # the first conv, held as its Jacobian
+    assert layerwise._rank_one_jacobian(weight) is None and layerwise._rank_one_jacobian(bias) is None
+    assert layerwise.channel_rank_one(second) is not None
 
 
 def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:
@@ -405,13 +448,15 @@ def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> Non
     model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
                           nn.Linear(3 * 5 * 5, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
     x = torch.randn(6, 2, 5, 5, dtype=torch.float64)
-    # the conv's output 3·5·5, BatchNorm's sums over positions for its scale and shift 2·3, then 4 and 2: the sizes
-    # of g per sample and output
-    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 2 * 3 + 4 + 2
+    # the conv, held as its Jacobian (25 positions, 2·9 entries per patch), 3·2·9 + 3; BatchNorm's sums over
+    # positions for its scale and shift 2·3; then 4 and 2: the sizes of g per sample and output
+    assert output_gradient_numel(model, x[:1]) == 3 * 18 + 3 + 2 * 3 + 4 + 2
     model[1].bias.requires_grad_(False)
-    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 3 + 4 + 2
+    assert output_gradient_numel(model, x[:1]) == 3 * 18 + 3 + 3 + 4 + 2
     model[1].requires_grad_(False)  # a frozen layer's output gradient is not held
-    assert output_gradient_numel(model, x[:1]) == 3 * 25 + 4 + 2
+    assert output_gradient_numel(model, x[:1]) == 3 * 18 + 3 + 4 + 2
+    wide = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 3)).double().eval()
+    assert output_gradient_numel(wide, torch.randn(1, 8, 4, 4, dtype=torch.float64)) == 8 * 16 + 3  # its gradients
     with pytest.raises(ValueError, match="batch of one"):
         output_gradient_numel(model, x)
 
