@@ -231,10 +231,6 @@ class ChannelRankOne:
         return [Dense((self.alpha[None, :, :, None] * m[:, None]).reshape(B, O, -1))
                 for m in self.m.split(list(self.parts), dim=2)]
 
-    def split(self) -> list[ChannelRankOne]:
-        """One factor per part: the slots of a layer held as its Jacobian's parts."""
-        return [ChannelRankOne(self.alpha, m, (m.shape[2],)) for m in self.m.split(list(self.parts), dim=2)]
-
     def jacobian_blocks(self) -> Iterator[Dense]:
         """The parts of :meth:`jacobian`, a group of channels at a time (:func:`channel_groups`)."""
         B, (O, C) = self.m.shape[0], self.alpha.shape
@@ -783,8 +779,7 @@ def _jacobian_blocks(factor: Factor, workspace: Workspace) -> Iterator[Dense]:
     elif factor.channels is None:
         yield factor
     else:
-        B, O, W = factor.j.shape
-        K = W // factor.channels
+        K = factor.j.shape[2] // factor.channels
         for c in channel_groups(factor.channels, K):
             yield Dense(factor.j[:, :, c.start * K : c.stop * K])
 

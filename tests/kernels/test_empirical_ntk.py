@@ -403,6 +403,28 @@ def test_a_factorised_slot_meets_an_unfactorised_one_block_by_block(build) -> No
                                        rtol=1e-10, atol=1e-12)
 
 
+def test_outputs_are_copied_only_when_an_operation_after_a_layer_changes_them_in_place() -> None:
+    """A layer's output is held as it is (one forward pass for the batch, besides the check's on its first samples);
+    when what follows changes it in place (ReLU(inplace=True) after a conv) the forward pass runs again with copies,
+    and the kernel equals brute force either way."""
+    torch.manual_seed(2)
+    x = torch.randn(10, 1, 8, 8, dtype=torch.float64)
+    calls: list[int] = []
+
+    def counting(m: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        calls.append(xb.shape[0])
+        return m(xb)
+
+    for inplace, forwards in ((False, 1), (True, 2)):
+        model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(inplace=inplace), nn.Flatten(),
+                              nn.Linear(3 * 36, 2)).double().eval()
+        calls.clear()
+        factors = layerwise.layer_factors(model, x, counting)
+        assert calls == [layerwise.CHECK_SAMPLES] + [10] * forwards
+        torch.testing.assert_close(layerwise.contract(factors, factors, "full"), brute_force(model, x, x),
+                                   rtol=1e-10, atol=1e-12)
+
+
 def test_a_workspace_slot_is_reused_until_a_larger_or_other_tensor_is_asked_for() -> None:
     workspace = layerwise.Workspace()
     like = torch.zeros(1, dtype=torch.float64)
