@@ -177,31 +177,26 @@ class Patches:
         out = None if workspace is None else workspace.take("patches", (B, self.k_in, P), self.g)
         return self.geometry.unfold(self.x, out)
 
-    def jacobian(self, workspace: Workspace | None = None, scratch: bool = False) -> list[Dense]:
+    def jacobian(self, workspace: Workspace | None = None) -> list[Dense]:
         """The layer's Jacobian: (B, O, C_out·k_in) = Σ_p g_p u_pᵀ per sample and output, and (B, O, C_out) =
-        Σ_p g_p for the bias (each when trainable). The patches go to the workspace when one is given, and so does
-        the weight's part with ``scratch`` (overwritten by the next layer's)."""
-        B, O, C, P = self.g.shape
-        parts = []
-        if self.x is not None:
-            out = workspace.take("jacobian", (B, O * C, self.k_in), self.g) if scratch else None
-            parts.append(torch.bmm(self.g.reshape(B, O * C, P), self.u(workspace).transpose(1, 2), out=out))
-        return [Dense(j.reshape(B, O, -1)) for j in parts + ([self.g.sum(-1)] if self.bias else [])]
+        Σ_p g_p for the bias (each when trainable); the patches and the weight's part in the workspace when one is
+        given (overwritten by the next layer's)."""
+        return list(self.jacobian_blocks(workspace or Workspace(), grouped=False))
 
-    def jacobian_blocks(self, workspace: Workspace) -> Iterator[Dense]:
+    def jacobian_blocks(self, workspace: Workspace, grouped: bool = True) -> Iterator[Dense]:
         """The parts of :meth:`jacobian` (weight, then bias), a group of output channels at a time
-        (:func:`channel_groups`): (B, O, C_g·k_in) each, the weight's formed in the workspace and overwritten by the
-        next block's."""
+        (:func:`channel_groups`; all channels at once unless ``grouped``): (B, O, C_g·k_in) each, the weight's formed
+        in the workspace and overwritten by the next block's."""
         B, O, C, P = self.g.shape
         if self.x is not None:
             u = self.u(workspace).transpose(1, 2)
-            for c in channel_groups(C, self.k_in):
+            for c in channel_groups(C, self.k_in) if grouped else [slice(0, C)]:
                 Cg = c.stop - c.start
                 g = self.g if Cg == C else workspace.take("gradients", (B, O, Cg, P), self.g).copy_(self.g[:, :, c])
                 out = workspace.take("jacobian", (B, O * Cg, self.k_in), self.g)
                 yield Dense(torch.bmm(g.reshape(B, O * Cg, P), u, out=out).reshape(B, O, -1))
         if self.bias:
-            for c in channel_groups(C, 1):
+            for c in channel_groups(C, 1) if grouped else [slice(0, C)]:
                 yield Dense(self.g[:, :, c].sum(-1))
 
     def position_gram(self, other: Patches) -> torch.Tensor:
@@ -227,15 +222,14 @@ class ChannelRankOne:
 
     def jacobian(self) -> list[Dense]:
         """The parts of :meth:`Patches.jacobian`, (B, O, C·K_part) each: α_ac M_ic[part]."""
-        B, O = self.m.shape[0], self.alpha.shape[0]
-        return [Dense((self.alpha[None, :, :, None] * m[:, None]).reshape(B, O, -1))
-                for m in self.m.split(list(self.parts), dim=2)]
+        return list(self.jacobian_blocks(grouped=False))
 
-    def jacobian_blocks(self) -> Iterator[Dense]:
-        """The parts of :meth:`jacobian`, a group of channels at a time (:func:`channel_groups`)."""
+    def jacobian_blocks(self, grouped: bool = True) -> Iterator[Dense]:
+        """The parts of :meth:`jacobian`, a group of channels at a time (:func:`channel_groups`; all at once unless
+        ``grouped``)."""
         B, (O, C) = self.m.shape[0], self.alpha.shape
         for m in self.m.split(list(self.parts), dim=2):
-            for c in channel_groups(C, m.shape[2]):
+            for c in channel_groups(C, m.shape[2]) if grouped else [slice(0, C)]:
                 yield Dense((self.alpha[None, :, c, None] * m[:, None, c]).reshape(B, O, -1))
 
     def channel_gram(self, other: ChannelRankOne) -> torch.Tensor:
@@ -575,25 +569,28 @@ def _rank_one_coefficients(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return alpha, m
 
 
+def _factorisation(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """:func:`_rank_one_coefficients` of g (B, O, C, K), tried on the first sample before the batch, so that a layer
+    that does not factorise costs a sample's worth of work; None in half precision, where a test to
+    :data:`RANK_ONE_ULPS` units of rounding would accept anything."""
+    if g.dtype not in (torch.float32, torch.float64) or _rank_one_coefficients(g[:1]) is None:
+        return None
+    return _rank_one_coefficients(g)
+
+
 def _rank_one_jacobian(factor: Dense) -> ChannelRankOne | None:
     """A conv layer's Jacobian part (B, O, C·K) as α_ac M_ic when it factorises so per channel c (as its gradients
-    do, :func:`channel_rank_one`: then M_ic = Σ_p m_icp u_ip), else None; first sample first, float32/64 only."""
+    do, :func:`channel_rank_one`: then M_ic = Σ_p m_icp u_ip), else None (:func:`_factorisation`)."""
     B, O = factor.j.shape[:2]
     j = factor.j.reshape(B, O, factor.channels, -1)
-    if j.dtype not in (torch.float32, torch.float64) or _rank_one_coefficients(j[:1]) is None:
-        return None
-    found = _rank_one_coefficients(j)
+    found = _factorisation(j)
     return None if found is None else ChannelRankOne(found[0].T.contiguous(), found[1], (j.shape[3],))
 
 
 def channel_rank_one(factor: Patches, workspace: Workspace | None = None) -> ChannelRankOne | None:
     """The layer's gradients as g_a,icp = α_ac m_icp when they factorise so for every channel c, else None
-    (:func:`_rank_one_coefficients`; tried on the first sample before the batch, so that a layer whose gradients do
-    not factorise costs a sample's worth of work). Float32 and float64 only: in half precision a test to
-    :data:`RANK_ONE_ULPS` units of rounding would accept any gradients."""
-    if factor.g.dtype not in (torch.float32, torch.float64) or _rank_one_coefficients(factor.g[:1]) is None:
-        return None
-    found = _rank_one_coefficients(factor.g)
+    (:func:`_factorisation`)."""
+    found = _factorisation(factor.g)
     if found is None:
         return None
     alpha, m = found
@@ -765,7 +762,7 @@ def _rank_one_full(fa: ChannelRankOne, fb: ChannelRankOne, channels: torch.Tenso
 def _jacobian_parts(factor: Factor, workspace: Workspace) -> list[Factor]:
     """The factor as its Jacobian's parts (a :class:`Patches` layer's formed in the workspace)."""
     if isinstance(factor, Patches):
-        return factor.jacobian(workspace, scratch=True)
+        return factor.jacobian(workspace)
     return factor.jacobian() if isinstance(factor, ChannelRankOne) else [factor]
 
 
