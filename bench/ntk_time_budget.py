@@ -15,7 +15,8 @@ workloads, each *round* times in turn, within about a minute:
   ours runs them): work that any engine differentiating one output at a time does;
 - ``matmul_peak_gflops``: torch's 2048² matrix product in this process (:func:`bench.empirical_ntk.matmul_peak`);
 - ``nt``: neural-tangents' Jacobian contraction (the fastest of its implementations that works on the pinned JAX)
-  in its own process, as in the main benchmark (median of its repeats after a warm-up and compilation).
+  in its own process, as in the main benchmark (median of its repeats after a warm-up and compilation);
+- once per round, ``levers``: the alternatives measured for two steps of ours (:func:`levers`).
 
 From the model it counts two amounts of work that every engine contracting per-sample Jacobians does: the Gram of
 the Jacobian (N·O rows of P numbers, each pair of rows once: N²O²P/2 multiply-adds) and the per-sample weight

@@ -183,10 +183,10 @@ else:
 # The target of the engine's issue is twice the speed of the fastest neural-tangents implementation that works.
 # Within the minute the CNN meets it and ResNet20 without BatchNorm does not: twice neural-tangents' speed would need
 # ours within `nt_over_floor / 2` times the floor, and ours is further from it (the medians above). The excess
-# is spread over steps for which the alternatives measured below (`levers`, the same rounds) were not faster: the
-# per-sample weight gradients formed during each backward pass (ours: the convolution's own weight-gradient kernel
-# with the samples as groups), the Gram's upper block triangle (its number of row blocks), and, in `contract`, the
-# patches unfolded for the later layers. That ResNet's claim is therefore stated as what was found.
+# is spread over several steps: the per-sample weight gradients formed during each backward pass (ours: the
+# convolution's own weight-gradient kernel with the samples as groups) and the Gram's upper block triangle, for which
+# the alternatives measured below (`levers`, the same rounds) were not faster, and, in `contract`, the patches
+# unfolded for the later layers. That ResNet's claim is therefore stated as what was found.
 
 # %%
 if budget is not None:
