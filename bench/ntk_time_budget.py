@@ -170,10 +170,10 @@ def levers(repeats: int) -> dict[str, float]:
     """Seconds of the alternatives measured for two of ResNet20's steps (float32): the per-sample weight gradients of
     a first-stage conv (16→16 channels, 3×3, 32×32, 120 samples) for one backward pass, and the Gram of a
     last-stage conv's Jacobian (1200 × 36928) as the upper block triangle with several numbers of row blocks (ours:
-    :data:`~ncutils.kernels.layerwise._SymmetricGramSum.BLOCKS`) or as the full product a aᵀ."""
+    :data:`~ncutils.kernels.layerwise.SymmetricGramSum.BLOCKS`) or as the full product a aᵀ."""
     import torch
 
-    from ncutils.kernels.layerwise import _SymmetricGramSum
+    from ncutils.kernels.layerwise import SymmetricGramSum
 
     generator = torch.Generator().manual_seed(0)
     x, g = (torch.randn(120, 16, 32, 32, generator=generator) for _ in range(2))
@@ -181,8 +181,8 @@ def levers(repeats: int) -> dict[str, float]:
              for name, route in weight_gradient_routes(x, g).items()}
     a = torch.randn(1200, 36928, generator=generator)
     for blocks in (4, 6, 8, 12, 16):
-        gram = type("Blocks", (_SymmetricGramSum,), {"BLOCKS": blocks})(len(a), a)
-        mark = " (ours)" if blocks == _SymmetricGramSum.BLOCKS else ""
+        gram = type("Blocks", (SymmetricGramSum,), {"BLOCKS": blocks})(len(a), a)
+        mark = " (ours)" if blocks == SymmetricGramSum.BLOCKS else ""
         key = f"Gram 1200×36928: upper triangle in {blocks} row blocks{mark}"
         times[key] = _median_seconds(lambda gram=gram: gram.add(a), repeats)
     times["Gram 1200×36928: full product a aᵀ"] = _median_seconds(lambda: a @ a.T, repeats)

@@ -688,7 +688,7 @@ class _AutogradCheck:
                                f"by {error:.1e} (scale {scale:.1e}): one of its parameters is used outside the layer")
 
 
-class _SymmetricGramSum:
+class SymmetricGramSum:
     """Σ_k a_k a_kᵀ over row-major (R, P_k) matrices, symmetric to the last bit: each matrix's upper block triangle
     (:data:`BLOCKS` row blocks, each against the rows from its own on: 7/12 of a aᵀ's multiply-adds for 6) added in
     place by torch's GEMM, and the sum mirrored once at the end. For a (1200, 36928) float32 matrix on 2 cores of
@@ -713,8 +713,8 @@ class _SymmetricGramSum:
 
 
 def _gram(a: torch.Tensor) -> torch.Tensor:
-    """a aᵀ of a row-major (R, P) matrix, each pair of rows once (:class:`_SymmetricGramSum`)."""
-    gram = _SymmetricGramSum(a.shape[0], a)
+    """a aᵀ of a row-major (R, P) matrix, each pair of rows once (:class:`SymmetricGramSum`)."""
+    gram = SymmetricGramSum(a.shape[0], a)
     gram.add(a)
     return gram.result()
 
@@ -726,7 +726,7 @@ def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
         else factors[0].g
     B, O = like.shape[0], _outputs(factors[0])
     rows = B * O
-    gram = _SymmetricGramSum(rows, like)
+    gram = SymmetricGramSum(rows, like)
     workspace = Workspace()
     products = None
     for factor in factors:

@@ -537,7 +537,7 @@ def test_the_symmetric_gram_sum_is_the_sum_of_its_grams(dtype) -> None:
     to rounding and symmetric to the last bit."""
     generator = torch.Generator().manual_seed(9)
     parts = [torch.randn(29, width, generator=generator).to(dtype) for width in (1, 40, 300)]
-    total = layerwise._SymmetricGramSum(29, parts[0])
+    total = layerwise.SymmetricGramSum(29, parts[0])
     buffer = total.total
     for a in parts:
         total.add(a)
