@@ -78,8 +78,9 @@ def vjps(model, x) -> None:
 
 def work_counts(model, x) -> dict[str, int]:
     """Multiply-adds every per-sample-Jacobian engine does for the full kernel of ``x`` (N samples, O outputs, P
-    parameters): the Jacobian's Gram, each pair of its N·O rows once (N²O²P/2), and the conv layers' per-sample
-    weight gradients Σ_p g_p u_pᵀ (N·O·C_out·k_in per output position; a Linear layer's g uᵀ is not counted)."""
+    trainable parameters): the Jacobian's Gram, each pair of its N·O rows once (N²O²P/2), and the per-sample weight
+    gradients Σ_p g_p u_pᵀ of the conv layers with a trainable weight (N·O·C_out·k_in per output position; a Linear
+    layer's g uᵀ is not counted)."""
     import torch
     from torch import nn
 
@@ -90,7 +91,8 @@ def work_counts(model, x) -> dict[str, int]:
         k_in = module.in_channels // module.groups * math.prod(module.kernel_size)
         per_sample_output += module.out_channels * k_in * output[0, 0].numel()
 
-    handles = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.weight.requires_grad]
+    handles = [m.register_forward_hook(count) for m in convs]
     try:
         with torch.no_grad():
             n_out = model(x[:1]).reshape(1, -1).shape[1]

@@ -21,6 +21,9 @@ def test_work_counts_by_hand() -> None:
     params = (3 * 18 + 3) + (4 * 3 + 4) + (36 * 6 + 6)
     assert counts == {"samples": 7, "outputs": 6, "params": params, "gram_multiply_adds": (7 * 6) ** 2 * params // 2,
                       "formation_multiply_adds": 7 * 6 * (3 * 18 * 25 + 4 * 3 * 9)}
+    model[2].requires_grad_(False)  # a frozen conv: neither its parameters nor its weight gradients count
+    frozen = budget.work_counts(model, x)
+    assert frozen["params"] == params - (4 * 3 + 4) and frozen["formation_multiply_adds"] == 7 * 6 * 3 * 18 * 25
 
 
 def test_vjps_run_one_backward_pass_per_output_to_every_trainable_layer(monkeypatch) -> None:
