@@ -30,7 +30,10 @@ Workloads (identical weights and inputs in every implementation; float32 and flo
 - ``cnn_s2``: conv(32)-relu-conv(64, stride 2)-relu-conv(128, stride 2)-relu-global-avgpool-dense(10),
   3×3 kernels without padding (stax's ``VALID``), on 120 CIFAR-shaped inputs;
 - ``resnet20_nobn``: ResNet20 without BatchNorm (:func:`resnet20_nobn`, 0.27 M parameters, every conv
-  with a bias) on 120 CIFAR-shaped inputs, full C×C NTK: the ResNet that both frameworks build.
+  with a bias) on 120 CIFAR-shaped inputs, full C×C NTK: the ResNet that both frameworks build;
+- ``vit``: the book's attention model, ``vit_tiny`` at chapter e03's ``paper`` size (d = 64, 4 pre-LN blocks of
+  2-head self-attention and a GELU MLP, 7×7 patches: 16 tokens; 0.14 M parameters) on 100 MNIST-shaped inputs, full
+  C×C NTK; in JAX written out layer by layer (:func:`vit_to_jax`).
 neural-tangents' stax has no BatchNorm layer, so ``probe`` and ``resnet20`` compare with the official
 per-pair scheme only, timed on a few pairs and extrapolated to all pairs (said so in the table).
 """
@@ -64,8 +67,9 @@ WORKLOADS = {  # name -> (samples, sample shape, outputs, number of output coord
     "mlp4": (100, (1, 28, 28), "full", 10),
     "cnn_s2": (120, (3, 32, 32), "full", 10),
     "resnet20_nobn": (120, (3, 32, 32), "full", 10),
+    "vit": (100, (1, 28, 28), "full", 10),
 }
-NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2", "resnet20_nobn")  # the workloads that stax can build (no BatchNorm)
+NT_WORKLOADS = ("mlp", "cnn", "mlp4", "cnn_s2", "resnet20_nobn", "vit")  # built in JAX too (no BatchNorm)
 
 
 # ------------------------------------------------------------------ one measurement (subprocess)
@@ -128,6 +132,8 @@ def build(workload: str, dtype, n: int | None = None):
                               nn.Linear(128, 10))
     elif workload == "resnet20_nobn":
         model = resnet20_nobn()
+    elif workload == "vit":
+        model = build_model("vit_tiny", in_shape=(1, 28, 28), widths=(64, 4), init="flax")
     elif workload == "probe":
         model = build_model("resnet8_w8", in_shape=(1, 14, 14), init="flax")
     else:
@@ -204,6 +210,45 @@ def _stax_layers(model, stax, jnp, dtype) -> tuple[list, list]:
     return layers, params
 
 
+def vit_to_jax(model, jax, jnp, dtype):
+    """``apply_fn(params, x)`` and ``params`` for the book's ``vit_tiny`` (:func:`ncutils.models.build_model`) in
+    JAX, written out layer by layer (stax has no learned position offset, and its attention is parametrised
+    otherwise): non-overlapping patches, a Linear embedding, the position offset, pre-LN blocks (multi-head
+    softmax(q kᵀ/√d_head) v, a GELU MLP of width 2d, each with a residual), a LayerNorm, the mean over tokens and the
+    classifier; x as (B, C, H, W), the torch model's parameters by name."""
+    from ncutils.models import VIT_HEADS, VIT_PATCH
+
+    params = {name: jnp.asarray(p.detach().numpy(), dtype) for name, p in model.named_parameters()}
+    blocks = [f"body.{i}" for i, m in enumerate(model.body) if type(m).__name__ == "TransformerBlock"]
+    final = f"body.{len(model.body) - 2}"  # the LayerNorm before the token mean
+
+    def linear(p, name, x):
+        return x @ p[f"{name}.weight"].T + p[f"{name}.bias"]
+
+    def layer_norm(p, name, x):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / jnp.sqrt(var + 1e-5) * p[f"{name}.weight"] + p[f"{name}.bias"]
+
+    def attention(p, name, x):
+        B, T, d = x.shape
+        q, k, v = (linear(p, f"{name}.{w}", x).reshape(B, T, VIT_HEADS, -1).transpose(0, 2, 1, 3) for w in "qkv")
+        weights = jax.nn.softmax(q @ k.transpose(0, 1, 3, 2) / jnp.sqrt(q.shape[-1]), axis=-1)
+        return linear(p, f"{name}.out", (weights @ v).transpose(0, 2, 1, 3).reshape(B, T, d))
+
+    def apply_fn(p, x):
+        B, C, H, W = x.shape
+        t = x.reshape(B, C, H // VIT_PATCH, VIT_PATCH, W // VIT_PATCH, VIT_PATCH).transpose(0, 2, 4, 1, 3, 5)
+        t = linear(p, "body.1", t.reshape(B, -1, C * VIT_PATCH**2)) + p["body.2.offset"]
+        for b in blocks:
+            t = t + attention(p, f"{b}.attention", layer_norm(p, f"{b}.norm1", t))
+            hidden = jax.nn.gelu(linear(p, f"{b}.mlp.0", layer_norm(p, f"{b}.norm2", t)), approximate=False)
+            t = t + linear(p, f"{b}.mlp.2", hidden)
+        return linear(p, "classifier", layer_norm(p, final, t).mean(1))
+
+    return apply_fn, params
+
+
 def _synchronize(device: str) -> None:
     import torch
 
@@ -211,9 +256,17 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def jax_model(workload: str, model, nt, jax, jnp, dtype):
+    """``apply_fn`` and ``params`` of the workload's model in JAX: :func:`vit_to_jax` for ``vit``, stax otherwise."""
+    return vit_to_jax(model, jax, jnp, dtype) if workload == "vit" else to_stax(model, nt.stax, jnp, dtype)
+
+
 def stax_inputs(workload: str, x, jnp, dtype):
-    """The inputs as stax takes them: flat for the MLPs (their leading Flatten), NHWC images otherwise."""
-    return jnp.asarray(x.reshape(len(x), -1) if workload.startswith("mlp") else x.transpose(0, 2, 3, 1), dtype)
+    """The inputs as the JAX model takes them: flat for the MLPs (their leading Flatten), NCHW images for ``vit``
+    (:func:`vit_to_jax`), NHWC images otherwise."""
+    if workload.startswith("mlp"):
+        return jnp.asarray(x.reshape(len(x), -1), dtype)
+    return jnp.asarray(x if workload == "vit" else x.transpose(0, 2, 3, 1), dtype)
 
 
 def pairwise_seconds(model, x, outputs: str, n_pairs: int) -> float:
@@ -267,7 +320,7 @@ def measure(spec: dict) -> dict:
         import jax.numpy as jnp
 
         jdtype = getattr(jnp, spec["dtype"])
-        apply_fn, params = to_stax(model, nt.stax, jnp, jdtype)
+        apply_fn, params = jax_model(spec["workload"], model, nt, jax, jnp, jdtype)
         xj = stax_inputs(spec["workload"], x_np, jnp, jdtype)
         ntk = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0,
                                           implementation=getattr(nt.NtkImplementation, impl.split()[-1])))
@@ -412,15 +465,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="float32, mlp and probe only, one repeat (a check, not the table)")
     parser.add_argument("--timeout", type=float, default=400.0, help="seconds per measurement (process start included)")
     parser.add_argument("--device", default="cpu", choices=DEVICES, help="where ours runs (cuda: its own table)")
+    parser.add_argument("--workloads", help="comma-separated: measure only these and replace their rows in the "
+                        "committed table (the others kept as measured; the JSON records each such run)")
     args = parser.parse_args(argv)
     if args.one:
         return one(json.loads(args.one))
-    run_benchmark(plan(args.quick, args.device), quick=args.quick, device=args.device, timeout=args.timeout)
+    specs = plan(args.quick, args.device)
+    if args.workloads:
+        chosen = args.workloads.split(",")
+        unknown = sorted(set(chosen) - set(WORKLOADS))
+        if unknown or args.quick:
+            raise SystemExit(f"--workloads: unknown {unknown}; use {list(WORKLOADS)}" if unknown
+                             else "--workloads replaces rows of the full table: not with --quick")
+        specs = [s for s in specs if s["workload"] in chosen]
+    run_benchmark(specs, quick=args.quick, device=args.device, timeout=args.timeout,
+                  replace=args.workloads.split(",") if args.workloads else None)
 
 
-def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float, out_dir: Path = OUT):
+def replace_rows(old, new, old_machine: dict, new_machine: dict, workloads: list[str]):
+    """The table ``old`` with its rows of ``workloads`` replaced by ``new`` (dtype, then :data:`WORKLOADS`' order;
+    each group's rows in their measured order), and ``old_machine`` with ``new_machine`` appended to its
+    ``replaced`` list (named with the workloads it measured)."""
+    import pandas as pd
+
+    order = {w: k for k, w in enumerate(WORKLOADS)}
+    table = pd.concat([old[~old.workload.isin(workloads)], new], ignore_index=True)
+    table = table.sort_values(["dtype", "workload"], key=lambda c: c.map(order) if c.name == "workload" else c,
+                              kind="stable", ignore_index=True)
+    return table, {**old_machine, "replaced": [*old_machine.get("replaced", []), {**new_machine, "workloads": workloads}]}
+
+
+def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float, out_dir: Path = OUT,
+                  replace: list[str] | None = None):
     """Measure ``specs`` (from :func:`plan`), print the table and write it to ``out_dir`` (CSV and JSON,
-    named after the device and ``quick``); returns the table."""
+    named after the device and ``quick``); returns the table. With ``replace`` (workloads), the rows of those
+    workloads replace theirs in the table already there, in :data:`WORKLOADS`' order, and the JSON keeps the
+    table's machine with this run appended to its ``replaced`` list."""
     import pandas as pd
     import torch
 
@@ -467,6 +547,9 @@ def run_benchmark(specs: list[dict], *, quick: bool, device: str, timeout: float
                "load_average": os.getloadavg(), "device": device,
                "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     name = "empirical_ntk" + ("_cuda" if device == "cuda" else "") + ("_quick" if quick else "")
+    if replace:
+        table, machine = replace_rows(pd.read_csv(out_dir / f"{name}.csv"), table,
+                                      json.loads((out_dir / f"{name}.json").read_text())["machine"], machine, replace)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / f"{name}.csv", index=False)
     (out_dir / f"{name}.json").write_text(json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=1,

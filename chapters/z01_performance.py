@@ -28,7 +28,9 @@
 # This page renders the committed results of `make bench` (`python -m bench.empirical_ntk`): our engine
 # against every neural-tangents `empirical_ntk_fn` implementation (jitted, `vmap_axes=0`) and a torch port
 # of the official per-pair scheme, on identical weights and inputs, each measurement in its own process
-# with its peak memory (rise of the resident set's high-water mark). It does not run the benchmark.
+# with its peak memory (rise of the resident set's high-water mark). It does not run the benchmark. A workload added
+# later is measured alone (`--workloads`) and its rows replace its own; the table's JSON lists each such run
+# (`replaced`, printed below with the machine), so that rows of one workload always come from one run.
 #
 # :::{admonition} Whose is what
 # - **Ours:** all of it; the papers have no such benchmark.

@@ -16,11 +16,12 @@ from ncutils.kernels import empirical_ntk, import_neural_tangents
 @pytest.mark.parametrize("workload", bench.NT_WORKLOADS)
 def test_ours_and_neural_tangents_agree(workload) -> None:
     nt = import_neural_tangents()
+    import jax
     import jax.numpy as jnp
 
     model, x = bench.build(workload, torch.float64, n=3)
     ours = empirical_ntk(model, torch.as_tensor(x)).numpy()
-    apply_fn, params = bench.to_stax(model, nt.stax, jnp, jnp.float64)
+    apply_fn, params = bench.jax_model(workload, model, nt, jax, jnp, jnp.float64)
     theirs = np.asarray(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0)(
         bench.stax_inputs(workload, x, jnp, jnp.float64), None, params))
     assert ours.shape == theirs.shape == (3, 3, 10, 10)
@@ -97,3 +98,17 @@ def test_the_table_gives_each_ratio_its_spread_over_repeats(tmp_path) -> None:
     assert (tmp_path / "empirical_ntk_quick.csv").exists()
     machine = json.loads((tmp_path / "empirical_ntk_quick.json").read_text())["machine"]["machine"]
     assert machine.endswith(bench.cpu_model()) and bench.cpu_model()  # the CPU's model is named
+
+
+def test_replacing_a_workloads_rows_keeps_the_others_in_order() -> None:
+    import pandas as pd
+
+    old = pd.DataFrame({"workload": ["mlp", "vit", "cnn", "mlp", "vit"], "dtype": ["float32"] * 3 + ["float64"] * 2,
+                        "implementation": ["a", "a", "a", "a", "a"], "seconds": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    new = pd.DataFrame({"workload": ["vit", "vit", "vit"], "dtype": ["float32", "float32", "float64"],
+                        "implementation": ["a", "b", "a"], "seconds": [20.0, 21.0, 50.0]})
+    table, machine = bench.replace_rows(old, new, {"date": "d0", "replaced": [{"date": "d1"}]}, {"date": "d2"}, ["vit"])
+    assert list(zip(table.workload, table.dtype, table.seconds)) == [
+        ("mlp", "float32", 1.0), ("cnn", "float32", 3.0), ("vit", "float32", 20.0), ("vit", "float32", 21.0),
+        ("mlp", "float64", 4.0), ("vit", "float64", 50.0)]
+    assert machine == {"date": "d0", "replaced": [{"date": "d1"}, {"date": "d2", "workloads": ["vit"]}]}
