@@ -216,10 +216,9 @@ def vit_to_jax(model, jax, jnp, dtype):
     otherwise): non-overlapping patches, a Linear embedding, the position offset, pre-LN blocks (multi-head
     softmax(q kᵀ/√d_head) v, a GELU MLP of width 2d, each with a residual), a LayerNorm, the mean over tokens and the
     classifier; x as (B, C, H, W), the torch model's parameters by name."""
-    from ncutils.models import VIT_HEADS, VIT_PATCH
-
     params = {name: jnp.asarray(p.detach().numpy(), dtype) for name, p in model.named_parameters()}
     blocks = [f"body.{i}" for i, m in enumerate(model.body) if type(m).__name__ == "TransformerBlock"]
+    patch, heads = model.body[0].patch, model.get_submodule(f"{blocks[0]}.attention").heads
     final = f"body.{len(model.body) - 2}"  # the LayerNorm before the token mean
 
     def linear(p, name, x):
@@ -232,14 +231,14 @@ def vit_to_jax(model, jax, jnp, dtype):
 
     def attention(p, name, x):
         B, T, d = x.shape
-        q, k, v = (linear(p, f"{name}.{w}", x).reshape(B, T, VIT_HEADS, -1).transpose(0, 2, 1, 3) for w in "qkv")
+        q, k, v = (linear(p, f"{name}.{w}", x).reshape(B, T, heads, -1).transpose(0, 2, 1, 3) for w in "qkv")
         weights = jax.nn.softmax(q @ k.transpose(0, 1, 3, 2) / jnp.sqrt(q.shape[-1]), axis=-1)
         return linear(p, f"{name}.out", (weights @ v).transpose(0, 2, 1, 3).reshape(B, T, d))
 
     def apply_fn(p, x):
         B, C, H, W = x.shape
-        t = x.reshape(B, C, H // VIT_PATCH, VIT_PATCH, W // VIT_PATCH, VIT_PATCH).transpose(0, 2, 4, 1, 3, 5)
-        t = linear(p, "body.1", t.reshape(B, -1, C * VIT_PATCH**2)) + p["body.2.offset"]
+        t = x.reshape(B, C, H // patch, patch, W // patch, patch).transpose(0, 2, 4, 1, 3, 5)
+        t = linear(p, "body.1", t.reshape(B, -1, C * patch**2)) + p["body.2.offset"]
         for b in blocks:
             t = t + attention(p, f"{b}.attention", layer_norm(p, f"{b}.norm1", t))
             hidden = jax.nn.gelu(linear(p, f"{b}.mlp.0", layer_norm(p, f"{b}.norm2", t)), approximate=False)
