@@ -469,16 +469,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.one:
         return one(json.loads(args.one))
-    specs = plan(args.quick, args.device)
-    if args.workloads:
-        chosen = args.workloads.split(",")
+    specs, chosen = plan(args.quick, args.device), args.workloads.split(",") if args.workloads else None
+    if chosen:
         unknown = sorted(set(chosen) - set(WORKLOADS))
         if unknown or args.quick:
             raise SystemExit(f"--workloads: unknown {unknown}; use {list(WORKLOADS)}" if unknown
                              else "--workloads replaces rows of the full table: not with --quick")
         specs = [s for s in specs if s["workload"] in chosen]
-    run_benchmark(specs, quick=args.quick, device=args.device, timeout=args.timeout,
-                  replace=args.workloads.split(",") if args.workloads else None)
+    run_benchmark(specs, quick=args.quick, device=args.device, timeout=args.timeout, replace=chosen)
 
 
 def replace_rows(old, new, old_machine: dict, new_machine: dict, workloads: list[str]):

@@ -201,12 +201,12 @@ if budget is not None:
 BELOW_TARGET = {"resnet20_nobn": "ResNet20 without BatchNorm (float32): ours below twice the speed of neural-tangents' "
                                  "Jacobian contraction timed in the same minute (median ratio over rounds)"}
 for w in ("resnet20_nobn", "cnn"):
-    rounds = None if budget is None else budget[budget.workload.eq(w)]
+    ratios = pd.Series(dtype=float) if budget is None else budget.loc[budget.workload.eq(w), "nt_over_ours"]
     finding = BELOW_TARGET.get(w)
     ch.claim(f"twice-nt-same-minute-{w}", f"{w} (float32): ours at least twice as fast as neural-tangents' Jacobian "
              "contraction timed in the same minute (median ratio over rounds)", source="extension",
-             value=None if rounds is None or rounds.empty else rounds["nt_over_ours"].median(), op=">=", bound=2.0,
-             no_data=f"no rounds of {w} in the time budget" if rounds is None or rounds.empty else None,
+             value=ratios.median() if len(ratios) else None, op=">=", bound=2.0,
+             no_data=None if len(ratios) else f"no rounds of {w} in the time budget",
              found_otherwise={p: finding for p in PROFILE_NAMES} if finding else None)
 
 # %%

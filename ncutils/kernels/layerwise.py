@@ -435,16 +435,21 @@ class _ConvJacobianSums:
             if g is None:
                 self.weight[:, a] = 0.0
             else:
-                m = self.module
-                per_sample = torch.ops.aten.convolution_backward(
-                    g.reshape(1, -1, *g.shape[2:]), self.x, self.shape, None, list(m.stride), list(m.padding),
-                    list(m.dilation), False, [0, 0], g.shape[0], [False, True, False])[1]
-                self.weight[:, a] = per_sample.reshape(g.shape[0], -1)
+                self.weight[:, a] = per_sample_weight_gradients(self.module, self.x, g, self.shape)
         if self.bias is not None:
             self.bias[:, a] = 0.0 if g is None else g.sum((2, 3))
 
     def factors(self) -> list[Factor]:
         return [Dense(t, self.module.out_channels) for t in (self.weight, self.bias) if t is not None]
+
+
+def per_sample_weight_gradients(m: nn.Conv2d, x: torch.Tensor, g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Σ_p g_p u_pᵀ for each sample, (B, C_out·k_in), of a conv layer (groups 1) with output gradients g (B, C_out, ...):
+    the convolution's own weight-gradient kernel with the samples as groups, on its input x as (1, B·C_in, H, W) and
+    ``like``, a (B·C_out, C_in, k, k) tensor for the grouped weight's shape (not read)."""
+    return torch.ops.aten.convolution_backward(
+        g.reshape(1, -1, *g.shape[2:]), x, like, None, list(m.stride), list(m.padding), list(m.dilation), False,
+        [0, 0], g.shape[0], [False, True, False])[1].reshape(g.shape[0], -1)
 
 
 def _collector(module: nn.Module, u: torch.Tensor, z: torch.Tensor,
@@ -740,7 +745,7 @@ def _symmetric_full(factors: list[Factor]) -> torch.Tensor:
                     * factor.input_gram(factor)[:, None, :, None])
             products = term if products is None else products + term
             continue
-        for part in _jacobian_parts(factor, workspace):
+        for part in _jacobian_blocks(factor, workspace, grouped=False):
             gram.add(part.j.reshape(rows, -1))
     total = gram.result().reshape(B, O, B, O)
     return total if products is None else total + products
@@ -759,21 +764,15 @@ def _rank_one_full(fa: ChannelRankOne, fb: ChannelRankOne, channels: torch.Tenso
     return (pairs @ channels.reshape(C, B1 * B2)).reshape(O, O, B1, B2).permute(2, 0, 3, 1)
 
 
-def _jacobian_parts(factor: Factor, workspace: Workspace) -> list[Factor]:
-    """The factor as its Jacobian's parts (a :class:`Patches` layer's formed in the workspace)."""
-    if isinstance(factor, Patches):
-        return factor.jacobian(workspace)
-    return factor.jacobian() if isinstance(factor, ChannelRankOne) else [factor]
-
-
-def _jacobian_blocks(factor: Factor, workspace: Workspace) -> Iterator[Dense]:
+def _jacobian_blocks(factor: Factor, workspace: Workspace, grouped: bool = True) -> Iterator[Dense]:
     """The factor's Jacobian, part by part and a group of channels at a time (:func:`channel_groups`; the same
-    blocks for every kind of factor a slot may hold: a :class:`Patches` layer's formed in the workspace)."""
+    blocks for every kind of factor a slot may hold; all channels at once unless ``grouped``): a :class:`Patches`
+    layer's formed in the workspace."""
     if isinstance(factor, Patches):
-        yield from factor.jacobian_blocks(workspace)
+        yield from factor.jacobian_blocks(workspace, grouped)
     elif isinstance(factor, ChannelRankOne):
-        yield from factor.jacobian_blocks()
-    elif factor.channels is None:
+        yield from factor.jacobian_blocks(grouped)
+    elif factor.channels is None or not grouped:
         yield factor
     else:
         K = factor.j.shape[2] // factor.channels
