@@ -1,6 +1,6 @@
 """Benchmark: where the time of our empirical NTK goes, against neural-tangents in the same minutes.
 
-Run: ``.venv/bin/python -m bench.ntk_time_budget [--workloads resnet20_nobn,cnn] [--rounds 3]`` (about 8 minutes on 2 cores).
+Run: ``.venv/bin/python -m bench.ntk_time_budget [--workloads resnet20_nobn,cnn,vit] [--rounds 3]`` (about 11 minutes on 2 cores).
 Writes ``data/bench/ntk_time_budget.json`` (with the machine), rendered by the *Performance* appendix.
 
 The main benchmark (:mod:`bench.empirical_ntk`) times each implementation in its own process, minutes apart, on a
@@ -80,20 +80,24 @@ def vjps(model, x) -> None:
 def work_counts(model, x) -> dict[str, int]:
     """Multiply-adds every per-sample-Jacobian engine does for the full kernel of ``x`` (N samples, O outputs, P
     trainable parameters): the Jacobian's Gram, each pair of its N·O rows once (N²O²P/2), and the per-sample weight
-    gradients Σ_p g_p u_pᵀ of the conv layers with a trainable weight (N·O·C_out·k_in per output position; a Linear
-    layer's g uᵀ is not counted)."""
+    gradients that sum over positions, Σ_p g_p u_pᵀ, of the conv layers with a trainable weight (N·O·C_out·k_in per
+    output position) and of the Linear layers applied per token (N·O·d_out·d_in per token); a Linear layer's g uᵀ on
+    (N, d) inputs, a product without a sum, is not counted."""
     import torch
     from torch import nn
 
     per_sample_output = 0
 
-    def count(module: nn.Conv2d, inputs: tuple, output: torch.Tensor) -> None:
+    def count(module: nn.Conv2d | nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
         nonlocal per_sample_output
-        k_in = module.in_channels // module.groups * math.prod(module.kernel_size)
-        per_sample_output += module.out_channels * k_in * output[0, 0].numel()
+        if isinstance(module, nn.Conv2d):
+            k_in = module.in_channels // module.groups * math.prod(module.kernel_size)
+            per_sample_output += module.out_channels * k_in * output[0, 0].numel()
+        elif inputs[0].dim() > 2:
+            per_sample_output += module.out_features * module.in_features * inputs[0][0, ..., 0].numel()
 
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.weight.requires_grad]
-    handles = [m.register_forward_hook(count) for m in convs]
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.requires_grad]
+    handles = [m.register_forward_hook(count) for m in layers]
     try:
         with torch.no_grad():
             n_out = model(x[:1]).reshape(1, -1).shape[1]
@@ -242,7 +246,7 @@ def run_budget(workloads: list[str], rounds: int, repeats: int, timeout: float, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default="resnet20_nobn,cnn", help="comma-separated workloads with a full kernel")
+    parser.add_argument("--workloads", default="resnet20_nobn,cnn,vit", help="comma-separated workloads with a full kernel")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per measurement, after a warm-up")
     parser.add_argument("--timeout", type=float, default=400.0, help="seconds for neural-tangents' process")

@@ -26,6 +26,14 @@ def test_work_counts_by_hand() -> None:
     assert frozen["params"] == params - (4 * 3 + 4) and frozen["formation_multiply_adds"] == 7 * 6 * 3 * 18 * 25
 
 
+def test_work_counts_a_linear_applied_per_token_like_a_1x1_conv() -> None:
+    """Linear(3→5) on 4 tokens, then Linear(4·5→2) on the flattened tokens: only the first sums over tokens."""
+    model = nn.Sequential(nn.Unflatten(1, (4, 3)), nn.Linear(3, 5), nn.Flatten(), nn.Linear(20, 2))
+    counts = budget.work_counts(model, torch.randn(6, 12))
+    assert counts["params"] == (3 * 5 + 5) + (20 * 2 + 2)
+    assert counts["formation_multiply_adds"] == 6 * 2 * 5 * 3 * 4
+
+
 def test_vjps_run_one_backward_pass_per_output_to_every_trainable_layer(monkeypatch) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 1), nn.Flatten(), nn.Linear(2 * 4 * 4, 3)).eval()

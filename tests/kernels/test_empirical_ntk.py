@@ -465,6 +465,28 @@ def test_gradients_that_do_not_factorise_per_channel_are_not_held_rank_one() -> 
     assert layerwise.channel_rank_one(second) is not None
 
 
+def test_a_linear_on_tokens_is_held_as_a_1x1_conv_over_its_tokens() -> None:
+    """A Linear applied per token is held as its input (a view of the layer's own, no copy) and its gradients with the
+    tokens last, (B, O, d_out, T); the Jacobian formed from them is autograd's per-sample gradient of each output, and
+    a 1×1 kernel with stride 1 unfolds to its input itself."""
+    torch.manual_seed(6)
+    model = PerToken().double().eval()
+    x = torch.randn(5, 12, dtype=torch.float64)
+    embed = layerwise.layer_factors(model, x)[0]
+    assert isinstance(embed, layerwise.Patches) and embed.g.shape == (5, 3, 5, 4)
+    assert embed.x.data_ptr() == x.data_ptr() and embed.u().data_ptr() == x.data_ptr()
+    weight, bias = embed.jacobian()
+    for i in range(5):
+        out = model(x[i : i + 1])[0]
+        for a in range(3):
+            gw, gb = torch.autograd.grad(out[a], [model.embed.weight, model.embed.bias], retain_graph=True)
+            torch.testing.assert_close(weight.j[i, a], gw.reshape(-1), rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(bias.j[i, a], gb, rtol=1e-12, atol=1e-12)
+    images = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    unfolded = layerwise.ConvGeometry((1, 1)).unfold(images)
+    assert unfolded.data_ptr() == images.data_ptr() and torch.equal(unfolded, torch.nn.functional.unfold(images, 1))
+
+
 def test_output_gradient_numel_counts_the_gradients_layer_factors_holds() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
