@@ -1,6 +1,6 @@
 """Benchmark: where the time of our empirical NTK goes, against neural-tangents in the same minutes.
 
-Run: ``.venv/bin/python -m bench.ntk_time_budget [--workloads resnet20_nobn,cnn,vit] [--rounds 3]`` (about 11 minutes on 2 cores).
+Run: ``.venv/bin/python -m bench.ntk_time_budget [--workloads resnet20_nobn,cnn,vit] [--rounds 3]`` (about 9 minutes on 2 cores).
 Writes ``data/bench/ntk_time_budget.json`` (with the machine), rendered by the *Performance* appendix.
 
 The main benchmark (:mod:`bench.empirical_ntk`) times each implementation in its own process, minutes apart, on a

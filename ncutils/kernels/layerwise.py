@@ -155,9 +155,10 @@ class ConvGeometry:
 
 @dataclass
 class Patches:
-    """A Conv2d layer's Jacobian as (input, output gradients): x (B, C_in, H, W), the layer's input (None when the
-    weight is frozen), unfolded into patches only when they are used (9× its numbers for a 3×3 kernel), g (B, O,
-    C_out, P) at the P output positions, and whether the bias is trainable."""
+    """A Conv2d layer's Jacobian (or a per-token Linear's, as a 1×1 conv over its tokens) as (input, output
+    gradients): x (B, C_in, H, W), the layer's input (None when the weight is frozen), unfolded into patches only
+    when they are used (9× its numbers for a 3×3 kernel), g (B, O, C_out, P) at the P output positions, and whether
+    the bias is trainable."""
 
     x: torch.Tensor | None
     geometry: ConvGeometry
