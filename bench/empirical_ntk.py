@@ -215,7 +215,8 @@ def vit_to_jax(model, jax, jnp, dtype):
     JAX, written out layer by layer (stax has no learned position offset, and its attention is parametrised
     otherwise): non-overlapping patches, a Linear embedding, the position offset, pre-LN blocks (multi-head
     softmax(q kᵀ/√d_head) v, a GELU MLP of width 2d, each with a residual), a LayerNorm, the mean over tokens and the
-    classifier; x as (B, C, H, W), the torch model's parameters by name."""
+    classifier; x as (B, C, H, W), the torch model's parameters by name (and its patch size, heads and LayerNorm
+    epsilons)."""
     params = {name: jnp.asarray(p.detach().numpy(), dtype) for name, p in model.named_parameters()}
     blocks = [f"body.{i}" for i, m in enumerate(model.body) if type(m).__name__ == "TransformerBlock"]
     patch, heads = model.body[0].patch, model.get_submodule(f"{blocks[0]}.attention").heads
@@ -227,7 +228,8 @@ def vit_to_jax(model, jax, jnp, dtype):
     def layer_norm(p, name, x):
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / jnp.sqrt(var + 1e-5) * p[f"{name}.weight"] + p[f"{name}.bias"]
+        eps = model.get_submodule(name).eps
+        return (x - mean) / jnp.sqrt(var + eps) * p[f"{name}.weight"] + p[f"{name}.bias"]
 
     def attention(p, name, x):
         B, T, d = x.shape
